@@ -1,0 +1,318 @@
+"""Compile a space tree into a flat, ordered table of parameters.
+
+Everything downstream of the space -- sampling, search algorithms, grid enumeration,
+validation of user-given points -- works on this table with numpy arrays instead of walking
+the tree per sample. A *row* of the table is one configuration: a float array with one column
+per parameter, ``NaN`` where the parameter is inactive (its branch of a choice was not taken).
+
+>>> import numpy as np
+>>> from hpo import hp
+>>> from hpo.spaces import compile_space
+>>> cs = compile_space({"x": hp.uniform("x", 0, 1),
+...                     "m": hp.choice("m", [0, {"y": hp.normal("y", 0, 1)}])})
+>>> cs.labels
+('x', 'm', 'y')
+>>> cs.param("y").conditions
+((('m', 1),),)
+>>> cs.sample_table(np.random.default_rng(0), 4).shape
+(4, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DuplicateLabel, InvalidSpaceAssignment
+from .nodes import (
+    BOUNDED_KINDS,
+    CHOICE,
+    GAUSSIAN_KINDS,
+    INTEGER_KINDS,
+    LOG_KINDS,
+    QLOGUNIFORM,
+    RANDINT,
+    Choice,
+    Param,
+    children,
+)
+
+# Tolerance when checking that a user-given value lies on a quantization grid.
+_GRID_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One row of the compiled parameter table.
+
+    ``low``/``high`` and ``mu``/``sigma`` are in the *search scale*: the log of the value for
+    log distributions (as Hyperopt's parameterization already states them), the value itself
+    otherwise. ``q`` is the quantization step in the value's own scale. ``conditions`` lists the
+    paths of ``(choice label, option index)`` pairs from the root under which the parameter is
+    active; ``()`` in it means the parameter is always active.
+    """
+
+    label: str
+    kind: str
+    column: int
+    conditions: tuple
+    low: float | None = None
+    high: float | None = None
+    mu: float | None = None
+    sigma: float | None = None
+    q: float | None = None
+    n_options: int | None = None
+    probabilities: np.ndarray | None = field(default=None, compare=False)
+    # (parent column, option index) per condition path, or None for an unconditional path;
+    # activity is derived from the parent's own activity, so only the last step matters.
+    parents: tuple = ()
+
+    @property
+    def is_log(self):
+        return self.kind in LOG_KINDS
+
+    @property
+    def is_categorical(self):
+        return self.kind in (CHOICE, RANDINT)
+
+    @property
+    def is_integer(self):
+        return self.kind in INTEGER_KINDS or self.kind == CHOICE
+
+    @property
+    def always_active(self):
+        return () in self.conditions
+
+    def value_bounds(self):
+        """Inclusive bounds of the values this parameter can take, in its own scale."""
+        if self.kind == CHOICE:
+            return 0, self.n_options - 1
+        if self.kind == RANDINT:
+            return self.low, self.high - 1
+        if self.kind in BOUNDED_KINDS:
+            low, high = (math.exp(self.low), math.exp(self.high)) if self.is_log else (self.low, self.high)
+            if self.q is not None:
+                low = math.ceil(low / self.q - _GRID_TOLERANCE) * self.q
+                high = math.floor(high / self.q + _GRID_TOLERANCE) * self.q
+            return low, high
+        return (0.0 if self.is_log else -math.inf), math.inf
+
+    def to_value(self, search_values):
+        """Map search-scale floats to values: exp for log kinds, then quantize and clip."""
+        values = np.exp(search_values) if self.is_log else np.asarray(search_values, dtype=float)
+        return self.quantize(values)
+
+    def quantize(self, values):
+        """Round to the q-grid and keep the result inside the parameter's bounds."""
+        if self.q is None:
+            return values
+        values = np.round(values / self.q) * self.q
+        if self.kind in BOUNDED_KINDS:
+            low, high = self.value_bounds()
+            values = np.clip(values, low, high)
+        return values
+
+    def to_search(self, values):
+        """Inverse of :meth:`to_value` up to quantization: log for log kinds."""
+        values = np.asarray(values, dtype=float)
+        if self.is_log:
+            with np.errstate(divide="ignore"):  # qlognormal can give 0 -> -inf, by design
+                return np.log(values)
+        return values
+
+    def sample(self, rng, n):
+        """Draw ``n`` values from the prior, in the parameter's own scale."""
+        if self.kind == CHOICE:
+            if self.probabilities is None:
+                return rng.integers(0, self.n_options, size=n).astype(float)
+            return rng.choice(self.n_options, size=n, p=self.probabilities).astype(float)
+        if self.kind == RANDINT:
+            return rng.integers(self.low, self.high, size=n).astype(float)
+        if self.kind in BOUNDED_KINDS:
+            return self.to_value(rng.uniform(self.low, self.high, size=n))
+        return self.to_value(rng.normal(self.mu, self.sigma, size=n))
+
+    def check_value(self, value):
+        """Raise :class:`InvalidSpaceAssignment` if ``value`` is not a value of this parameter."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise InvalidSpaceAssignment(
+                f"label {self.label!r}: value {value!r} is not a number"
+            ) from None
+        low, high = self.value_bounds()
+        if not (low - _GRID_TOLERANCE <= v <= high + _GRID_TOLERANCE) or math.isnan(v):
+            raise InvalidSpaceAssignment(
+                f"label {self.label!r}: value {value!r} is outside [{low}, {high}]"
+            )
+        if self.is_integer and not v.is_integer():
+            raise InvalidSpaceAssignment(f"label {self.label!r}: value {value!r} is not an integer")
+        if self.q is not None and abs(v / self.q - round(v / self.q)) > 1e-6:
+            raise InvalidSpaceAssignment(
+                f"label {self.label!r}: value {value!r} is not a multiple of q={self.q}"
+            )
+        return v
+
+
+def _spec_from_node(node, column, conditions):
+    if isinstance(node, Choice):
+        probabilities = None if node.probabilities is None else np.asarray(node.probabilities)
+        return ParamSpec(node.label, CHOICE, column, conditions, n_options=len(node.options),
+                         probabilities=probabilities)
+    args = dict(node.args)
+    if node.kind in GAUSSIAN_KINDS:
+        return ParamSpec(node.label, node.kind, column, conditions, mu=args["mu"],
+                         sigma=args["sigma"], q=args.get("q"))
+    return ParamSpec(node.label, node.kind, column, conditions, low=args["low"],
+                     high=args["high"], q=args.get("q"))
+
+
+class CompiledSpace:
+    """The flat parameter table of a space; build it with :func:`compile_space`."""
+
+    def __init__(self, space):
+        self.space = space
+        nodes, paths = {}, {}
+        self._collect(space, (), nodes, paths)
+        specs = []
+        for column, label in enumerate(nodes):
+            specs.append(_spec_from_node(nodes[label], column, tuple(paths[label])))
+        self.index = {spec.label: spec.column for spec in specs}
+        # Resolve each condition path to its last step, (parent column, option index).
+        self.params = tuple(
+            _with_parents(spec, self.index) for spec in specs
+        )
+        self.labels = tuple(spec.label for spec in self.params)
+
+    def _collect(self, node, path, nodes, paths):
+        if isinstance(node, (Param, Choice)):
+            known = nodes.get(node.label)
+            if known is not None and known is not node:
+                raise DuplicateLabel(
+                    f"label {node.label!r} is used by two different parameters: "
+                    f"{known!r} and {node!r}"
+                )
+            if known is None:
+                nodes[node.label] = node
+                paths[node.label] = []
+            if path in paths[node.label]:
+                return
+            paths[node.label].append(path)
+            if isinstance(node, Choice):
+                for i, option in enumerate(node.options):
+                    self._collect(option, path + ((node.label, i),), nodes, paths)
+            return
+        for child in children(node):
+            self._collect(child, path, nodes, paths)
+
+    def __len__(self):
+        return len(self.params)
+
+    def param(self, label):
+        return self.params[self.index[label]]
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def activate(self, table):
+        """Set to NaN, in place, the entries of parameters that are inactive in each row.
+
+        Rows may hold values for every parameter (as the prior sampler draws them); after this
+        call only the branches actually chosen keep theirs. Columns are in topological order,
+        so a parent's activity is final before its children are looked at.
+        """
+        active = np.ones(table.shape, dtype=bool)
+        for spec in self.params:
+            if spec.always_active:
+                continue
+            col_active = np.zeros(table.shape[0], dtype=bool)
+            for parent, option in spec.parents:
+                col_active |= active[:, parent] & (table[:, parent] == option)
+            active[:, spec.column] = col_active
+        table[~active] = np.nan
+        return table
+
+    def sample_table(self, rng, n):
+        """``n`` configurations drawn from the prior, as an ``(n, len(self))`` float array."""
+        table = np.empty((n, len(self.params)))
+        for spec in self.params:
+            table[:, spec.column] = spec.sample(rng, n)
+        return self.activate(table)
+
+    def row_to_vals(self, row):
+        """One table row as Hyperopt's ``misc.vals``: ``{label: [value]}`` or ``[]`` if inactive."""
+        vals = {}
+        for spec, value in zip(self.params, row.tolist()):
+            if value != value:  # NaN: inactive
+                vals[spec.label] = []
+            elif spec.is_integer:
+                vals[spec.label] = [int(value)]
+            else:
+                vals[spec.label] = [value]
+        return vals
+
+    def vals_to_row(self, vals):
+        """Inverse of :meth:`row_to_vals`; accepts ``{label: [v]}``, ``{label: []}`` or ``{label: v}``."""
+        row = np.full(len(self.params), np.nan)
+        for label, value in vals.items():
+            column = self.index.get(label)
+            if column is None:
+                continue
+            if isinstance(value, (list, tuple)):
+                if not value:
+                    continue
+                value = value[0]
+            row[column] = float(value)
+        return row
+
+    def validate_point(self, point, what="point"):
+        """Check a user-given ``{label: value}`` (choices as indices) against the space.
+
+        Unknown labels, values out of range or off their grid, active labels without a value
+        and values for labels inactive under the given choices all raise
+        :class:`InvalidSpaceAssignment` naming the label. Returns the point as a table row.
+        """
+        unknown = sorted(set(point) - set(self.index), key=str)
+        if unknown:
+            raise InvalidSpaceAssignment(
+                f"{what} has labels that are not in the space: {unknown}; "
+                f"the space's labels are {list(self.labels)}"
+            )
+        row = np.full(len(self.params), np.nan)
+        for label, value in point.items():
+            if isinstance(value, (list, tuple)):
+                if len(value) != 1:
+                    continue
+                value = value[0]
+            row[self.index[label]] = self.param(label).check_value(value)
+        given = ~np.isnan(row)
+        activated = ~np.isnan(self.activate(row[None, :].copy())[0])
+        missing = [self.labels[i] for i in np.flatnonzero(activated & ~given)]
+        if missing:
+            raise InvalidSpaceAssignment(f"{what} has no value for the active labels {missing}")
+        inactive = [self.labels[i] for i in np.flatnonzero(given & ~activated)]
+        if inactive:
+            raise InvalidSpaceAssignment(
+                f"{what} gives values for labels {inactive} that are inactive under its choices"
+            )
+        return row
+
+
+def _with_parents(spec, index):
+    parents = tuple(
+        None if not path else (index[path[-1][0]], path[-1][1]) for path in spec.conditions
+    )
+    # The unconditional marker is carried by `() in conditions`; keep only real parents.
+    object.__setattr__(spec, "parents", tuple(p for p in parents if p is not None))
+    return spec
+
+
+def compile_space(space):
+    """Compile ``space`` to its :class:`CompiledSpace` (flat table with activation conditions).
+
+    Raises :class:`DuplicateLabel` when two different parameters share a label.
+    """
+    if isinstance(space, CompiledSpace):
+        return space
+    return CompiledSpace(space)

@@ -1,0 +1,39 @@
+"""Packaging for hpo."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = re.search(r'__version__ = "([^"]+)"', (here / "hpo" / "__init__.py").read_text()).group(1)
+
+extras = {
+    "keras": ["keras>=3.0", "tensorflow-cpu>=2.16"],
+    "mongo": ["pymongo>=4.0"],
+    "plot": ["matplotlib>=3.5"],
+}
+extras["test"] = sorted(
+    set(extras["keras"] + extras["mongo"] + extras["plot"])
+    | {"pytest>=7", "pytest-timeout>=2", "scikit-learn>=1.2", "ipython>=8", "SecantusDB==0.7.0b3"}
+)
+extras["all"] = sorted(set(extras["keras"] + extras["mongo"] + extras["plot"]))
+
+setup(
+    name="hpo",
+    version=version,
+    description="Hyperparameter optimization and neural architecture search in the Hyperopt style",
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["hpo", "hpo.*"]),
+    python_requires=">=3.11",
+    install_requires=["numpy>=1.24", "scipy>=1.10", "networkx>=3.0", "tqdm>=4.60", "cloudpickle>=2.0"],
+    extras_require=extras,
+    entry_points={
+        "console_scripts": [
+            "hpo=hpo.cli:main",
+            "hpo-worker=hpo.cli:worker_main",
+        ]
+    },
+    classifiers=["Programming Language :: Python :: 3", "Programming Language :: Python :: 3.11"],
+)
