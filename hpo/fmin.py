@@ -263,7 +263,8 @@ def _prepare_trials(trials, trials_save_file, domain, points_to_evaluate):
 def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None, trials=None,
          rstate=None, allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True, points_to_evaluate=None,
-         max_queue_len=1, show_progressbar=True, early_stop_fn=None, trials_save_file=""):
+         max_queue_len=1, show_progressbar=True, early_stop_fn=None, trials_save_file="",
+         n_workers=None):
     """Minimize ``fn`` over ``space`` with ``algo``; Hyperopt 0.3's signature and semantics.
 
     Parameters
@@ -293,6 +294,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
     early_stop_fn : ``fn(trials, *args) -> (stop, args)``, e.g. ``no_progress_loss(20)``.
     trials_save_file : path; the trials are saved there atomically after every trial and
         loaded from there when the file exists, so a killed search resumes where it stopped.
+    n_workers : with store-backed trials (``StoreTrials("sqlite:///exp.db")``), start this many
+        local worker processes for the duration of the search.
 
     Ctrl-C stops the search cleanly: finished trials are kept (and saved), the interrupted
     trial is dropped, and ``KeyboardInterrupt`` propagates.
@@ -309,7 +312,12 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
             catch_eval_exceptions=catch_eval_exceptions, verbose=verbose,
             return_argmin=return_argmin, points_to_evaluate=points_to_evaluate,
             max_queue_len=max_queue_len, show_progressbar=show_progressbar,
-            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file,
+            early_stop_fn=early_stop_fn, trials_save_file=trials_save_file, n_workers=n_workers,
+        )
+    if n_workers not in (None, 0, 1):
+        raise InvalidFminArgument(
+            f"n_workers={n_workers!r} needs store-backed trials, e.g. "
+            f"trials=StoreTrials('sqlite:///search.db'); in-memory Trials run in this process"
         )
     domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
     trials = _prepare_trials(trials, trials_save_file, domain, points_to_evaluate)
