@@ -251,6 +251,11 @@ class Trials:
         return self._trials
 
     @property
+    def unfinished_trials(self):
+        """Visible trials that are NEW or RUNNING (what a batch-aware algorithm must avoid)."""
+        return list(self._pending.values())
+
+    @property
     def exp_key(self):
         return self._exp_key
 
