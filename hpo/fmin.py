@@ -126,8 +126,7 @@ def generate_trials_to_calculate(points, exp_key=None):
 
 def _complete_new_trial(domain, doc):
     """Validate a NEW trial given by the user and fill ``[]`` for its inactive labels."""
-    row = domain.compiled.validate_point(doc["misc"]["vals"], what=f"trial {doc['tid']}")
-    vals = domain.compiled.row_to_vals(row)
+    vals = domain.compiled.point_to_vals(doc["misc"]["vals"], what=f"trial {doc['tid']}")
     doc["misc"]["vals"] = vals
     doc["misc"]["idxs"] = {label: ([doc["tid"]] if v else []) for label, v in vals.items()}
 
@@ -250,10 +249,10 @@ def _prepare_trials(trials, trials_save_file, domain, points_to_evaluate):
         if doc["state"] == JOB_STATE_RUNNING:
             doc["state"] = JOB_STATE_NEW
     if points_to_evaluate and len(trials) == 0:
-        rows = [domain.compiled.validate_point(p, what=f"points_to_evaluate[{i}]")
-                for i, p in enumerate(points_to_evaluate)]
-        tids = trials.new_trial_ids(len(rows))
-        miscs = [new_misc(tid, domain.compiled.row_to_vals(row)) for tid, row in zip(tids, rows)]
+        all_vals = [domain.compiled.point_to_vals(p, what=f"points_to_evaluate[{i}]")
+                    for i, p in enumerate(points_to_evaluate)]
+        tids = trials.new_trial_ids(len(all_vals))
+        miscs = [new_misc(tid, vals) for tid, vals in zip(tids, all_vals)]
         trials.insert_trial_docs(trials.new_trial_docs(
             tids, [None] * len(tids), [{"status": "new"} for _ in tids], miscs))
         trials.refresh()

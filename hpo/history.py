@@ -68,7 +68,8 @@ class History:
             if column is None:
                 self._add_column(label)
                 column = self._columns[label]
-            if value:
+            # Only numbers go into the matrix; OBJECT values (e.g. architectures) stay NaN.
+            if value and isinstance(value[0], (int, float)):
                 self._values[row, column] = value[0]
         loss = math.nan if loss is None else float(loss)
         self._losses[row] = loss

@@ -44,6 +44,10 @@ _NORMAL_SPAN = 2.0
 
 def param_grid(spec, grid_points):
     """The values a parameter takes on the grid (``spec`` is a compiled ParamSpec)."""
+    if spec.is_object:
+        raise ValueError(
+            f"grid search cannot enumerate {spec.label!r}: its values are drawn by a custom prior"
+        )
     if spec.kind == CHOICE:
         return [float(i) for i in range(spec.n_options)]
     if spec.kind == RANDINT:

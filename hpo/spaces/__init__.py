@@ -5,11 +5,12 @@ This package imports nothing else of hpo, so it can be used (and tested) on its 
 
 from . import hp
 from .compile import CompiledSpace, ParamSpec, compile_space
+from .custom import custom
 from .evaluate import as_generator, sample, space_eval
 from .nodes import Apply, Choice, Node, Param
 from .scope import scope
 
 __all__ = [
-    "hp", "CompiledSpace", "ParamSpec", "compile_space", "as_generator", "sample", "space_eval",
+    "hp", "custom", "CompiledSpace", "ParamSpec", "compile_space", "as_generator", "sample", "space_eval",
     "Apply", "Choice", "Node", "Param", "scope",
 ]

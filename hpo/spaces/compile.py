@@ -32,7 +32,7 @@ from .nodes import (
     GAUSSIAN_KINDS,
     INTEGER_KINDS,
     LOG_KINDS,
-    QLOGUNIFORM,
+    OBJECT,
     RANDINT,
     Choice,
     Param,
@@ -65,6 +65,7 @@ class ParamSpec:
     q: float | None = None
     n_options: int | None = None
     probabilities: np.ndarray | None = field(default=None, compare=False)
+    prior: object = field(default=None, compare=False)  # for OBJECT parameters
     # (parent column, option index) per condition path, or None for an unconditional path;
     # activity is derived from the parent's own activity, so only the last step matters.
     parents: tuple = ()
@@ -80,6 +81,10 @@ class ParamSpec:
     @property
     def is_integer(self):
         return self.kind in INTEGER_KINDS or self.kind == CHOICE
+
+    @property
+    def is_object(self):
+        return self.kind == OBJECT
 
     @property
     def always_active(self):
@@ -123,7 +128,13 @@ class ParamSpec:
         return values
 
     def sample(self, rng, n):
-        """Draw ``n`` values from the prior, in the parameter's own scale."""
+        """Draw ``n`` values from the prior, in the parameter's own scale.
+
+        An OBJECT parameter draws ``n`` integer seeds (as floats); :meth:`object_value` turns
+        a seed into the object, so tables stay numeric.
+        """
+        if self.kind == OBJECT:
+            return rng.integers(0, 2**53, size=n).astype(float)
         if self.kind == CHOICE:
             if self.probabilities is None:
                 return rng.integers(0, self.n_options, size=n).astype(float)
@@ -134,8 +145,24 @@ class ParamSpec:
             return self.to_value(rng.uniform(self.low, self.high, size=n))
         return self.to_value(rng.normal(self.mu, self.sigma, size=n))
 
+    def object_value(self, seed):
+        """The OBJECT value drawn by the prior from ``seed``."""
+        return self.prior.sample(np.random.default_rng(int(seed)))
+
     def check_value(self, value):
-        """Raise :class:`InvalidSpaceAssignment` if ``value`` is not a value of this parameter."""
+        """Raise :class:`InvalidSpaceAssignment` if ``value`` is not a value of this parameter.
+
+        Returns the value as a float (0.0 for OBJECT parameters, which are checked by their
+        prior's ``validate`` when it has one).
+        """
+        if self.kind == OBJECT:
+            validate = getattr(self.prior, "validate", None)
+            if validate is not None:
+                try:
+                    validate(value)
+                except (TypeError, ValueError) as e:
+                    raise InvalidSpaceAssignment(f"label {self.label!r}: {e}") from None
+            return 0.0
         try:
             v = float(value)
         except (TypeError, ValueError):
@@ -162,6 +189,8 @@ def _spec_from_node(node, column, conditions):
         return ParamSpec(node.label, CHOICE, column, conditions, n_options=len(node.options),
                          probabilities=probabilities)
     args = dict(node.args)
+    if node.kind == OBJECT:
+        return ParamSpec(node.label, OBJECT, column, conditions, prior=args["prior"])
     if node.kind in GAUSSIAN_KINDS:
         return ParamSpec(node.label, node.kind, column, conditions, mu=args["mu"],
                          sigma=args["sigma"], q=args.get("q"))
@@ -246,6 +275,8 @@ class CompiledSpace:
         for spec, value in zip(self.params, row.tolist()):
             if value != value:  # NaN: inactive
                 vals[spec.label] = []
+            elif spec.kind == OBJECT:
+                vals[spec.label] = [spec.object_value(value)]
             elif spec.is_integer:
                 vals[spec.label] = [int(value)]
             else:
@@ -263,7 +294,8 @@ class CompiledSpace:
                 if not value:
                     continue
                 value = value[0]
-            row[column] = float(value)
+            # An OBJECT value is not a number; the row only records that it is present.
+            row[column] = 0.0 if self.params[column].kind == OBJECT else float(value)
         return row
 
     def validate_point(self, point, what="point"):
@@ -297,6 +329,27 @@ class CompiledSpace:
                 f"{what} gives values for labels {inactive} that are inactive under its choices"
             )
         return row
+
+    def point_to_vals(self, point, what="point"):
+        """Validate a ``{label: value}`` point and return it as ``misc.vals`` (``[]`` if inactive).
+
+        Unlike ``row_to_vals(validate_point(...))`` the given values themselves are kept, so
+        OBJECT values survive.
+        """
+        row = self.validate_point(point, what)
+        vals = {}
+        for spec in self.params:
+            if np.isnan(row[spec.column]):
+                vals[spec.label] = []
+                continue
+            value = point[spec.label]
+            if isinstance(value, (list, tuple)) and len(value) == 1:
+                value = value[0]
+            if spec.kind == OBJECT:
+                vals[spec.label] = [value]
+            else:
+                vals[spec.label] = [int(row[spec.column]) if spec.is_integer else float(row[spec.column])]
+        return vals
 
 
 def _with_parents(spec, index):

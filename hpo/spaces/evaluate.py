@@ -12,7 +12,7 @@ import numpy as np
 
 from .compile import compile_space
 from .errors import InvalidSpaceAssignment
-from .nodes import INTEGER_KINDS, Apply, Choice, Param
+from .nodes import INTEGER_KINDS, OBJECT, Apply, Choice, Param
 
 _MISSING = object()
 
@@ -32,6 +32,9 @@ def _lookup(vals, label):
 def _evaluate(node, vals):
     if isinstance(node, Param):
         value = _lookup(vals, node.label)
+        if node.kind == OBJECT:
+            decode = getattr(node.arg("prior"), "decode", None)
+            return value if decode is None else decode(value)
         return int(value) if node.kind in INTEGER_KINDS else float(value)
     if isinstance(node, Choice):
         index = _lookup(vals, node.label)

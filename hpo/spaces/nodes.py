@@ -31,6 +31,9 @@ LOGNORMAL = "lognormal"
 QLOGNORMAL = "qlognormal"
 RANDINT = "randint"
 CHOICE = "choice"
+# A parameter whose values are JSON-like objects drawn by a user-supplied prior (for example
+# a neural architecture); see `hpo.spaces.custom`.
+OBJECT = "object"
 
 BOUNDED_KINDS = frozenset({UNIFORM, QUNIFORM, UNIFORMINT, LOGUNIFORM, QLOGUNIFORM})
 GAUSSIAN_KINDS = frozenset({NORMAL, QNORMAL, LOGNORMAL, QLOGNORMAL})
