@@ -244,12 +244,11 @@ class CompiledSpace:
 
     # -- tables -----------------------------------------------------------------------------
 
-    def activate(self, table):
-        """Set to NaN, in place, the entries of parameters that are inactive in each row.
+    def active_mask(self, table):
+        """Which entries of ``table`` belong to active parameters, judged by the choices only.
 
-        Rows may hold values for every parameter (as the prior sampler draws them); after this
-        call only the branches actually chosen keep theirs. Columns are in topological order,
-        so a parent's activity is final before its children are looked at.
+        Columns are in topological order, so a parent's activity is final before its
+        children are looked at.
         """
         active = np.ones(table.shape, dtype=bool)
         for spec in self.params:
@@ -259,7 +258,15 @@ class CompiledSpace:
             for parent, option in spec.parents:
                 col_active |= active[:, parent] & (table[:, parent] == option)
             active[:, spec.column] = col_active
-        table[~active] = np.nan
+        return active
+
+    def activate(self, table):
+        """Set to NaN, in place, the entries of parameters that are inactive in each row.
+
+        Rows may hold values for every parameter (as the prior sampler draws them); after this
+        call only the branches actually chosen keep theirs.
+        """
+        table[~self.active_mask(table)] = np.nan
         return table
 
     def sample_table(self, rng, n):
@@ -319,7 +326,7 @@ class CompiledSpace:
                 value = value[0]
             row[self.index[label]] = self.param(label).check_value(value)
         given = ~np.isnan(row)
-        activated = ~np.isnan(self.activate(row[None, :].copy())[0])
+        activated = self.active_mask(row[None, :])[0]
         missing = [self.labels[i] for i in np.flatnonzero(activated & ~given)]
         if missing:
             raise InvalidSpaceAssignment(f"{what} has no value for the active labels {missing}")
