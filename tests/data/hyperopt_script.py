@@ -40,7 +40,7 @@ space = {
 
 def objective(params):
     if params["drop"] > 0.45:
-        return {"status": STATUS_FAIL}
+        return {"status": STATUS_FAIL, "loss": None}
     loss = (np.log10(params["lr"]) + 2) ** 2 + params["drop"] + params["noise"] ** 2
     return {"loss": loss, "status": STATUS_OK, "units": params["units"]}
 
