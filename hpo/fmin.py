@@ -240,7 +240,12 @@ class FMinIter:
 
 def _prepare_trials(trials, trials_save_file, domain, points_to_evaluate):
     if trials_save_file and os.path.exists(trials_save_file):
-        trials = load_trials(trials_save_file)
+        loaded = load_trials(trials_save_file)
+        if trials is not None and type(trials) is type(loaded):
+            # Resume into the caller's object, so the `trials` they hold shows the whole search.
+            trials.__dict__.update(loaded.__dict__)
+        else:
+            trials = loaded
     elif trials is None:
         trials = Trials()
     trials.refresh()
@@ -341,3 +346,9 @@ def _result(trials, domain, return_argmin):
         raise AllTrialsFailed("no trial was run (max_evals reached before the first trial?)")
     argmin = trials.argmin
     return argmin if return_argmin else space_eval(domain.expr, argmin)
+
+
+# Public names for the drivers of store-backed trials (hpo.stores.driver), which run their own
+# loop but validate and default their options exactly as fmin does.
+validate_fmin_options = _validate_options
+default_algo = _default_algo

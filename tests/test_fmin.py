@@ -313,10 +313,14 @@ def test_trials_save_file_is_written_and_resumed(tmp_path):
     run(max_evals=5, trials_save_file=str(path))
     with open(path, "rb") as f:
         assert len(pickle.load(f)) == 5
-    trials_best = run(max_evals=9, trials_save_file=str(path), rstate=np.random.default_rng(1))
+    trials = Trials()
+    trials_best = run(max_evals=9, trials=trials, trials_save_file=str(path),
+                      rstate=np.random.default_rng(1))
     with open(path, "rb") as f:
         saved = pickle.load(f)
     assert len(saved) == 9 and saved.tids == list(range(9)) and trials_best == saved.argmin
+    # the caller's own Trials object holds the resumed search
+    assert trials.tids == saved.tids
 
 
 @pytest.mark.parametrize("content", [b"", b"not a pickle at all", None], ids=["empty", "garbage", "truncated"])
