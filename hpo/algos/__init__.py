@@ -3,6 +3,6 @@
 Options are bound with ``functools.partial``: ``partial(anneal.suggest, shrink_coef=0.2)``.
 """
 
-from . import anneal, grid, rand
+from . import anneal, grid, rand, tpe
 
-__all__ = ["anneal", "grid", "rand"]
+__all__ = ["anneal", "grid", "rand", "tpe"]

@@ -1,0 +1,271 @@
+"""Tree-structured Parzen Estimator (TPE) search.
+
+After ``n_startup_jobs`` trials drawn from the prior, each suggestion splits the finished
+trials by loss into a small *below* set (the best ``n_below``) and an *above* set (the rest),
+fits a Parzen mixture ``l(x)`` to the below set and ``g(x)`` to the above set, draws
+``n_EI_candidates`` candidates from ``l`` and keeps the one with the largest ``l(x) / g(x)``
+(which maximizes expected improvement under TPE's model). The density models are described
+in :mod:`hpo.algos.parzen`.
+
+How trials enter the model:
+
+* **Conditional parameters** are modelled only on the trials where they were active, and the
+  below/above split is made among those trials (so a sub-space's good region is learnt from
+  its own trials even while another branch is better overall).
+* **Failed trials** (status ``fail`` or state ERROR) count as worse than every ``ok`` trial:
+  they always join the above set, so the search moves away from regions that fail, and they
+  never count towards ``n_startup_jobs`` or ``gamma``.
+* **Trials still running** (NEW or RUNNING, e.g. on other workers) and the earlier points of
+  the same batch are *constant liars*: they join the above set as if they had failed, which
+  lowers ``l / g`` around them, so parallel suggestions spread out instead of piling up.
+* **Object parameters** (custom priors, e.g. architectures) are not modelled: they are drawn
+  from their prior.
+
+Per suggestion the work is numpy over :attr:`Trials.history` (the incrementally maintained
+per-label arrays); nothing loops over past trials in Python.
+
+Defaults, chosen on ``benchmarks/tpe_quality.py`` (16 synthetic and classic tasks, 100
+evaluations, compared by mean normalized regret and average rank against Hyperopt and Optuna):
+
+* ``multivariate=True``: parameters sharing an activation condition are modelled jointly
+  with product kernels. It beat the univariate mode on the coupled functions (Branin,
+  Rosenbrock, Hartmann, the mixed task) and is the fastest mode, since the joint density of
+  all observations is one matrix product.
+* ``bandwidth_factor=0.25`` on Optuna's multivariate bandwidth ``0.2 n^(-1/(d+4)) width``,
+  with the lower clip ``width / min(100, 1 + n_trials)`` taken over all trials rather than
+  the below set: kernels narrow as evidence accumulates, which lowered the 10-d tasks'
+  regret most (factors 1.0 / 0.5 / 0.25 / 0.1 were measured; 0.25 had the best rank).
+* ``n_startup_jobs=20`` random trials (10 was measured to be worse on the noisy and
+  multimodal tasks), ``gamma=None`` (``min(ceil(0.1 n), 25)`` below trials),
+  ``n_EI_candidates=24`` (48 and 64 did not help), ``prior_weight=1.0`` and
+  ``linear_forgetting=25`` (Hyperopt's values; switching forgetting off made no measurable
+  difference).
+
+>>> from functools import partial
+>>> import numpy as np
+>>> from hpo import fmin, hp, tpe
+>>> best = fmin(lambda p: (p["x"] - 3) ** 2 + (p["y"] - 1) ** 2,
+...             {"x": hp.uniform("x", -10, 10), "y": hp.uniform("y", -10, 10)},
+...             algo=partial(tpe.suggest, n_startup_jobs=10), max_evals=60,
+...             rstate=np.random.default_rng(0), show_progressbar=False)
+>>> abs(best["x"] - 3) < 1 and abs(best["y"] - 1) < 1
+True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..spaces.nodes import OBJECT
+from .common import docs_from_rows
+from .parzen import Dim, Mixture
+
+_DEFAULT_GAMMA_FRACTION = 0.1
+_DEFAULT_GAMMA_CAP = 25
+
+
+def default_gamma(n):
+    """Size of the below set for ``n`` finished ``ok`` trials: ``min(ceil(0.1 n), 25)``.
+
+    >>> default_gamma(7), default_gamma(100), default_gamma(1000)
+    (1, 10, 25)
+    """
+    return min(math.ceil(_DEFAULT_GAMMA_FRACTION * n), _DEFAULT_GAMMA_CAP)
+
+
+def _n_below(gamma, n, linear_forgetting):
+    if n == 0:
+        return 0
+    if gamma is None:
+        k = default_gamma(n)
+    elif callable(gamma):
+        k = int(gamma(n))
+    else:
+        # Hyperopt's meaning of a number: ceil(gamma * sqrt(n)), at most linear_forgetting.
+        k = math.ceil(gamma * math.sqrt(n))
+        if linear_forgetting:
+            k = min(k, linear_forgetting)
+    return max(1, min(k, n))
+
+
+def _forgetting_weights(n, linear_forgetting):
+    """Weights of ``n`` trials in finishing order: a ramp for all but the newest ``linear_forgetting``."""
+    weights = np.ones(n)
+    if linear_forgetting and n > linear_forgetting:
+        weights[: n - linear_forgetting] = np.linspace(1.0 / n, 1.0, n - linear_forgetting)
+    return weights
+
+
+def _check_options(gamma, n_startup_jobs, n_EI_candidates, prior_weight, linear_forgetting,
+                   bandwidth_factor):
+    if gamma is not None and not callable(gamma) and not (
+        isinstance(gamma, numbers.Real) and gamma > 0
+    ):
+        raise ValueError(f"gamma must be None, a positive number or a function n -> n_below, got {gamma!r}")
+    if not isinstance(n_startup_jobs, numbers.Integral) or n_startup_jobs < 0:
+        raise ValueError(f"n_startup_jobs must be an integer >= 0, got {n_startup_jobs!r}")
+    if not isinstance(n_EI_candidates, numbers.Integral) or n_EI_candidates < 1:
+        raise ValueError(f"n_EI_candidates must be an integer >= 1, got {n_EI_candidates!r}")
+    if not (isinstance(prior_weight, numbers.Real) and prior_weight > 0):
+        raise ValueError(f"prior_weight must be a number > 0, got {prior_weight!r}")
+    if linear_forgetting is not None and (
+        not isinstance(linear_forgetting, numbers.Integral) or linear_forgetting < 0
+    ):
+        raise ValueError(f"linear_forgetting must be None or an integer >= 0, got {linear_forgetting!r}")
+    if not (isinstance(bandwidth_factor, numbers.Real) and bandwidth_factor > 0):
+        raise ValueError(f"bandwidth_factor must be a number > 0, got {bandwidth_factor!r}")
+
+
+class _Model:
+    """The finished and pending trials of one call, in model coordinates, and the groups."""
+
+    def __init__(self, compiled, history, pending_rows, n_new, options):
+        self.compiled, self.options = compiled, options
+        modelled = [spec for spec in compiled.params if spec.kind != OBJECT]
+        self.objects = [spec for spec in compiled.params if spec.kind == OBJECT]
+        self.dims = {spec.column: Dim.from_spec(spec) for spec in modelled}
+        # Groups of columns modelled jointly: parameters sharing an activation condition in
+        # multivariate mode, each parameter alone otherwise. Columns are in topological
+        # order, so a group's parents are decided before the group itself.
+        groups = {}
+        for spec in modelled:
+            key = spec.conditions if options["multivariate"] else spec.column
+            groups.setdefault(key, []).append(spec.column)
+        self.groups = list(groups.values())
+        n_hist, n_pending = len(history), len(pending_rows)
+        self.X = np.full((n_hist + n_pending + n_new, len(compiled)), np.nan)
+        values = history.matrix(compiled.labels)
+        if n_pending:
+            values = np.vstack([values, np.asarray(pending_rows, dtype=float)])
+        for column, dim in self.dims.items():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.X[: n_hist + n_pending, column] = dim.to_model(values[:, column])
+        # Failed trials and liars sort after every ok trial (and stay out of gamma's count).
+        self.loss = np.full(len(self.X), np.inf)
+        self.loss[:n_hist] = np.where(history.ok, history.losses, np.inf)
+        self.n = n_hist + n_pending
+        self.n_hist = n_hist
+
+    def add_lie(self, row):
+        for column, dim in self.dims.items():
+            self.X[self.n, column] = dim.to_model(row[column]) if row[column] == row[column] else np.nan
+        self.n += 1
+
+    def _split(self, columns, cache):
+        """Rows (in finishing order) of the below and above sets among the group's active trials."""
+        key = tuple(columns) if self.options["multivariate"] else self.compiled.params[columns[0]].conditions
+        if key in cache:
+            return cache[key]
+        X, loss = self.X[: self.n], self.loss[: self.n]
+        idx = np.flatnonzero(~np.isnan(X[:, columns]).any(axis=1))
+        losses = loss[idx]
+        n_ok = int(np.isfinite(losses).sum())
+        n_below = _n_below(self.options["gamma"], n_ok, self.options["linear_forgetting"])
+        # Partition (O(n)) rather than sort: only which trials are below matters, and both
+        # sets are kept in finishing order for the forgetting weights.
+        in_below = np.zeros(len(idx), dtype=bool)
+        if 0 < n_below < len(idx):
+            in_below[np.argpartition(losses, n_below - 1)[:n_below]] = True
+        else:
+            in_below[:n_below] = True
+        split = idx[in_below], idx[~in_below]
+        cache[key] = split
+        return split
+
+    def _mixture(self, dims, columns, rows, liar_weight=1.0):
+        options = self.options
+        weights = _forgetting_weights(len(rows), options["linear_forgetting"])
+        weights[rows >= self.n_hist] *= liar_weight
+        return Mixture(dims, self.X[np.ix_(rows, columns)], weights,
+                       prior_weight=options["prior_weight"],
+                       common_bandwidth=options["multivariate"],
+                       consider_endpoints=options["consider_endpoints"],
+                       bandwidth_factor=options["bandwidth_factor"],
+                       # Joint kernels may narrow with the whole history, not just the
+                       # few below trials: in 5-10 dimensions that local refinement is
+                       # what finds optima within 100 evaluations.
+                       clip_count=self.n if options["multivariate"] else None)
+
+    def propose(self, rng):
+        """One new table row: for each active group the best of the candidates drawn from l."""
+        row = np.full(len(self.compiled), np.nan)
+        cache = {}
+        for columns in self.groups:
+            spec = self.compiled.params[columns[0]]
+            if not spec.always_active and not any(row[p] == option for p, option in spec.parents):
+                continue
+            dims = [self.dims[c] for c in columns]
+            below, above = self._split(columns, cache)
+            if len(below) == 0:  # no ok trial has this group active yet: use the prior
+                for c, dim in zip(columns, dims):
+                    row[c] = dim.spec.sample(rng, 1)[0]
+                continue
+            l_model = self._mixture(dims, columns, below)
+            # A liar weighs in g as much as a below trial weighs in l, so a point being
+            # evaluated repels as strongly as a good point attracts.
+            liar_weight = max(1.0, np.sum(above < self.n_hist) / len(below))
+            g_model = self._mixture(dims, columns, above, liar_weight)
+            candidates = l_model.sample(rng, self.options["n_EI_candidates"])
+            score = l_model.logpdf(candidates) - g_model.logpdf(candidates)
+            best = candidates[int(np.argmax(score))]
+            for j, (c, dim) in enumerate(zip(columns, dims)):
+                row[c] = float(dim.to_value(np.array([best[j]]))[0])
+        for spec in self.objects:
+            row[spec.column] = spec.sample(rng, 1)[0]
+        return self.compiled.activate(row[None, :])[0]
+
+
+def suggest(new_ids, domain, trials, seed, prior_weight=1.0, n_startup_jobs=20,
+            n_EI_candidates=24, gamma=None, verbose=True, linear_forgetting=25,
+            multivariate=True, consider_endpoints=False, constant_liar=True,
+            bandwidth_factor=0.25):
+    """Suggest ``len(new_ids)`` configurations by TPE; options keep Hyperopt's names.
+
+    Parameters
+    ----------
+    prior_weight : weight of the prior kernel in both mixtures (> 0), relative to 1 per trial.
+    n_startup_jobs : draw from the prior until this many trials have finished ``ok``.
+    n_EI_candidates : candidates drawn from ``l`` per group; more means greedier search.
+    gamma : size of the below set: ``None`` for ``min(ceil(0.1 n), 25)``; a number for
+        Hyperopt's ``ceil(gamma * sqrt(n))`` (at most ``linear_forgetting``); or a function
+        ``n -> n_below``.
+    verbose : accepted for Hyperopt compatibility; suggestions log nothing.
+    linear_forgetting : trials older than the newest this-many get linearly decreasing
+        weights; ``None`` or 0 weighs all trials equally.
+    multivariate : model parameters that share an activation condition jointly (``True``) or
+        each on its own as Hyperopt does (``False``).
+    consider_endpoints : in univariate mode, let the bounds widen the outermost kernels.
+    constant_liar : treat trials still running, and earlier points of the same batch, as
+        failed (above set), so parallel workers get distinct, spread-out points.
+    bandwidth_factor : multiplies the multivariate kernel bandwidth.
+
+    >>> from hpo import Trials, Domain, hp
+    >>> domain = Domain(lambda x: x ** 2, hp.uniform("x", -1, 1))
+    >>> docs = suggest([0, 1, 2], domain, Trials(), seed=0)
+    >>> len({d["misc"]["vals"]["x"][0] for d in docs})
+    3
+    """
+    _check_options(gamma, n_startup_jobs, n_EI_candidates, prior_weight, linear_forgetting,
+                   bandwidth_factor)
+    rng = np.random.default_rng(seed)
+    compiled = domain.compiled
+    history = trials.history
+    n_new = len(new_ids)
+    if history.n_ok < max(n_startup_jobs, 1):
+        return docs_from_rows(new_ids, domain, trials, compiled.sample_table(rng, n_new))
+    pending = trials.unfinished_trials if constant_liar else []
+    # Only the few unfinished documents are looked at here, never the finished history.
+    pending_rows = [compiled.vals_to_row(doc["misc"]["vals"]) for doc in pending]
+    options = dict(gamma=gamma, n_EI_candidates=n_EI_candidates, prior_weight=float(prior_weight),
+                   linear_forgetting=linear_forgetting, multivariate=bool(multivariate),
+                   consider_endpoints=consider_endpoints, bandwidth_factor=float(bandwidth_factor))
+    model = _Model(compiled, history, pending_rows, n_new if constant_liar else 0, options)
+    rows = np.empty((n_new, len(compiled)))
+    for i in range(n_new):
+        rows[i] = model.propose(rng)
+        if constant_liar and i + 1 < n_new:
+            model.add_lie(rows[i])
+    return docs_from_rows(new_ids, domain, trials, rows)
