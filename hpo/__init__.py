@@ -6,7 +6,7 @@
 """
 
 from . import early_stop, exceptions, pyll
-from .algos import anneal, grid, rand
+from .algos import anneal, grid, rand, tpe
 from .base import (
     JOB_STATE_CANCEL,
     JOB_STATE_DONE,
@@ -31,10 +31,26 @@ from .spaces.evaluate import sample
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # Heavy optional parts load lazily: pymongo only when MongoDB is used, Keras only for NAS
+    # and templates.
+    if name in ("StoreTrials", "MongoTrials"):
+        from .stores import trials as _store_trials
+
+        return getattr(_store_trials, name)
+    if name in ("nas", "template", "stores", "plotting"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'hpo' has no attribute {name!r}")
+
+
 __all__ = [
     "fmin", "generate_trials_to_calculate", "hp", "space_eval", "compile_space", "sample",
-    "Trials", "Domain", "Ctrl", "rand", "grid", "anneal", "early_stop", "exceptions", "pyll",
+    "Trials", "Domain", "Ctrl", "rand", "grid", "anneal", "tpe", "early_stop", "exceptions", "pyll",
     "STATUS_NEW", "STATUS_RUNNING", "STATUS_SUSPENDED", "STATUS_OK", "STATUS_FAIL",
     "STATUS_STRINGS", "JOB_STATE_NEW", "JOB_STATE_RUNNING", "JOB_STATE_DONE", "JOB_STATE_ERROR",
-    "JOB_STATE_CANCEL", "JOB_STATES", "__version__",
+    "JOB_STATE_CANCEL", "JOB_STATES", "__version__", "StoreTrials", "MongoTrials", "nas",
+    "template",
 ]
