@@ -125,8 +125,11 @@ def run_keras_tuner(method, seed, args, data, workdir):
         def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
             return None
 
+    options = {}
+    if method == "kt_bayes" and args.kt_initial_points is not None:
+        options["num_initial_points"] = args.kt_initial_points
     tuner = Tuner(build_kt_model, objective="val_accuracy", max_trials=args.models, seed=seed,
-                directory=workdir, project_name=f"{method}_{seed}", overwrite=True)
+                  directory=workdir, project_name=f"{method}_{seed}", overwrite=True, **options)
     tuner.search(x_train, y_train, epochs=args.epochs, batch_size=32,
                  validation_data=(x_val, y_val), verbose=0)
     best_trial = tuner.oracle.get_best_trials(1)[0]
@@ -181,9 +184,13 @@ def markdown(summary, args):
         "KerasTuner searches 1-3 conv-BN-ReLU blocks (16/32/64 filters, kernel 3/5), dense "
         "32/64/128, dropout 0-0.5 and learning rate 1e-4..1e-2. All methods report the best "
         "epoch's validation accuracy (early-stopping weights restored / KerasTuner's checkpoint).",
-        "KerasTuner's `BayesianOptimization` starts with max(3 × number of hyperparameters, 3) "
-        "random trials by default (18 or more here); when that exceeds the budget of models it "
-        "runs the same trials as `RandomSearch` with the same seed. Wall times include the "
+        ("KerasTuner's `BayesianOptimization` starts with max(3 × number of hyperparameters, 3) "
+         "random trials by default (18 or more here); when that exceeds the budget of models it "
+         "runs the same trials as `RandomSearch` with the same seed."
+         if getattr(args, "kt_initial_points", None) is None else
+         f"KerasTuner's `BayesianOptimization` ran with num_initial_points={args.kt_initial_points}, "
+         f"so its Gaussian process chose the remaining models."),
+        "Wall times include the "
         "searches' own overhead and depend on the size of the networks each method trains; the "
         "machine was shared with other work while this ran.",
     ]
@@ -198,6 +205,9 @@ def main(argv=None):
     parser.add_argument("--max-params", type=int, default=200_000)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--name", default="nas_digits")
+    parser.add_argument("--kt-initial-points", type=int, default=None,
+                        help="num_initial_points of KerasTuner's BayesianOptimization "
+                             "(default: KerasTuner's own, 3 x number of hyperparameters)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite the Markdown from the runs already in the JSON file")
     args = parser.parse_args(argv)

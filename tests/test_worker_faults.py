@@ -1,0 +1,167 @@
+"""Faults: workers killed with SIGKILL at random points, the database going away and back."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hpo import JOB_STATE_DONE, fmin, rand
+from hpo.stores.trials import StoreTrials
+from mongo_server import MONGO_URL_ENV, MongoTestServer, ping
+from test_stores_helpers import (
+    SPACE,
+    sleepy,
+    start_worker,
+    stop_processes,
+    wait_until,
+    worker_env,
+)
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
+
+
+def run_driver(trials, max_evals, result, fn=sleepy, **kwargs):
+    try:
+        result["best"] = fmin(fn, SPACE, algo=rand.suggest, max_evals=max_evals, trials=trials,
+                              show_progressbar=False, rstate=np.random.default_rng(1), **kwargs)
+    except BaseException as e:  # reported by the test
+        result["error"] = e
+
+
+def owner_pid(doc):
+    return int(doc["owner"].split(":")[1])
+
+
+def test_killing_3_of_4_workers_loses_no_trial(store_url):
+    rng = random.Random()
+    procs = [start_worker(store_url, "kill", heartbeat=0.2) for _ in range(4)]
+    trials = StoreTrials(store_url, exp_key="kill", stale_after=1.5)
+    result = {}
+    driver = threading.Thread(target=run_driver, args=(trials, 40, result))
+    try:
+        watcher = StoreTrials(store_url, exp_key="kill")
+        wait_until(lambda: len(watcher.store.live_workers("kill", 60)) == 4, 60, "4 workers")
+        driver.start()
+        victims = rng.sample(procs, 3)
+        killed = []
+        for victim in victims:
+            # A random point of the search, then the moment the victim is inside a trial.
+            threshold = rng.randint(2, 25)
+            wait_until(lambda: watcher.count_by_state_unsynced(JOB_STATE_DONE) >= threshold
+                       or not driver.is_alive(), 120, f"{threshold} finished trials")
+            time.sleep(rng.uniform(0, 0.05))
+
+            def victim_running():
+                docs = watcher.store.get_trials("kill", range(40))
+                return any(d["state"] == 1 and owner_pid(d) == victim.pid for d in docs)
+            wait_until(lambda: victim_running() or not driver.is_alive(), 60, "a running victim")
+            if not driver.is_alive():
+                break
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed.append(victim.pid)
+        driver.join(timeout=180)
+        assert not driver.is_alive(), "the driver hung"
+    finally:
+        stop_processes(procs)
+    assert "error" not in result, result.get("error")
+    docs = watcher.store.get_trials("kill", range(100))
+    assert len(docs) == 40
+    assert sorted(d["tid"] for d in docs) == list(range(40))
+    assert all(d["state"] == JOB_STATE_DONE for d in docs)
+    assert len(killed) == 3
+    # The trials the killed workers were running were requeued and run again elsewhere.
+    assert sum(1 for d in docs if d["attempt"] >= 2) >= 1
+    assert len(trials.history) == 40
+
+
+def test_n_workers_replaces_a_killed_local_worker(sqlite_url):
+    trials = StoreTrials(sqlite_url, exp_key="local", stale_after=1.5)
+    result = {}
+    driver = threading.Thread(target=run_driver, args=(trials, 30, result),
+                              kwargs={"n_workers": 2})
+    driver.start()
+    watcher = StoreTrials(sqlite_url, exp_key="local")
+
+    def running_pid():
+        docs = watcher.store.get_trials("local", range(30))
+        running = [d for d in docs if d["state"] == 1]
+        workers = {w["worker_id"]: w["pid"] for w in watcher.store.live_workers("local", 60)}
+        return next((workers[d["owner"]] for d in running if d["owner"] in workers), None)
+    pid = wait_until(running_pid, 120, "a running local worker")
+    os.kill(pid, signal.SIGKILL)
+    driver.join(timeout=180)
+    assert not driver.is_alive(), "the driver hung"
+    assert "error" not in result, result.get("error")
+    docs = watcher.store.get_trials("local", range(100))
+    assert sorted(d["tid"] for d in docs) == list(range(30))
+    assert all(d["state"] == JOB_STATE_DONE for d in docs)
+
+
+def test_sqlite_locked_for_a_while_then_back(sqlite_url, tmp_path):
+    """Another process holds the write lock longer than SQLite's busy timeout (5 s)."""
+    procs = [start_worker(sqlite_url, "lock") for _ in range(2)]
+    trials = StoreTrials(sqlite_url, exp_key="lock")
+    result = {}
+    driver = threading.Thread(target=run_driver, args=(trials, 30, result))
+    path = sqlite_url[len("sqlite:///"):]
+    locker = [sys.executable, "-c",
+              "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+              "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(7);"
+              "c.execute('COMMIT')", path]
+    try:
+        driver.start()
+        watcher = StoreTrials(sqlite_url, exp_key="lock")
+        wait_until(lambda: watcher.count_by_state_unsynced(JOB_STATE_DONE) >= 5, 120, "5 trials")
+        lock = subprocess.Popen(locker, stdout=subprocess.PIPE, text=True)
+        assert lock.stdout.readline().strip() == "locked"
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            sqlite3.connect(path, timeout=0.1, isolation_level=None).execute("BEGIN IMMEDIATE")
+        assert lock.wait(timeout=60) == 0
+        driver.join(timeout=180)
+        assert not driver.is_alive(), "the driver hung"
+    finally:
+        stop_processes(procs)
+    assert "error" not in result, result.get("error")
+    assert watcher.count_by_state_unsynced(JOB_STATE_DONE) == 30
+
+
+@pytest.mark.mongo
+def test_mongo_server_goes_away_and_comes_back(tmp_path):
+    if os.environ.get(MONGO_URL_ENV):
+        pytest.skip("restarts its own server; not run against $HPO_TEST_MONGO_URL")
+    pytest.importorskip("pymongo")
+    server = MongoTestServer(tmp_path / "data").start()
+    url = server.url("restart")
+    procs = [start_worker(url, "r") for _ in range(2)]
+    try:
+        trials = StoreTrials(url, exp_key="r")
+        result = {}
+        driver = threading.Thread(target=run_driver, args=(trials, 20, result))
+        driver.start()
+        watcher = StoreTrials(url, exp_key="r")
+        wait_until(lambda: watcher.count_by_state_unsynced(JOB_STATE_DONE) >= 4, 120, "4 trials")
+        server.stop()
+        assert not ping(server.host, server.port)
+        # Down for a moment (the driver and workers keep retrying), then back on the same data.
+        time.sleep(1.0)
+        server.start()
+        driver.join(timeout=180)
+        assert not driver.is_alive(), "the driver hung"
+        assert "error" not in result, result.get("error")
+        docs = watcher.store.get_trials("r", range(100))
+        assert sorted(d["tid"] for d in docs) == list(range(20))
+        assert all(d["state"] == JOB_STATE_DONE for d in docs)
+        assert all(p.poll() is None for p in procs)  # the workers survived the outage
+    finally:
+        stop_processes(procs)
+        server.stop()
