@@ -1,11 +1,13 @@
-"""Quickstart: tune a scikit-learn-free toy model with TPE in a few seconds.
+"""Quickstart: a TPE search with two parallel workers on the embedded SQLite store.
 
-Run it with ``python examples/quickstart.py``.
+Run it with ``python examples/quickstart.py``. Every trial is kept in ``quickstart.db``; run
+the script again and the search resumes there (``max_evals`` counts the stored trials), so it
+only reports the best trial. Delete the file to start over.
 """
 
 import math
 
-from hpo import STATUS_OK, Trials, fmin, hp, space_eval, tpe
+from hpo import STATUS_OK, StoreTrials, fmin, hp, space_eval, tpe
 
 # A space with a conditional branch: each optimizer has its own hyperparameters.
 space = {
@@ -31,7 +33,9 @@ def objective(params):
 
 
 if __name__ == "__main__":
-    trials = Trials()
-    best = fmin(objective, space, algo=tpe.suggest, max_evals=100, trials=trials)
+    # The embedded default store: one SQLite file, no server. n_workers=2 starts two local
+    # worker processes for the duration of the search.
+    trials = StoreTrials("sqlite:///quickstart.db", exp_key="quickstart")
+    best = fmin(objective, space, algo=tpe.suggest, max_evals=100, trials=trials, n_workers=2)
     print("best trial loss:", round(trials.best_trial["result"]["loss"], 4))
     print("best configuration:", space_eval(space, best))
