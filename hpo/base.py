@@ -97,6 +97,19 @@ def new_misc(tid, vals):
     }
 
 
+def insert_points(trials, domain, points):
+    """Insert one NEW trial per user-given ``{label: value}`` point, validated against the space.
+
+    Used for ``fmin(points_to_evaluate=...)`` by every driver, in memory and on stores.
+    """
+    all_vals = [domain.compiled.point_to_vals(p, what=f"points_to_evaluate[{i}]")
+                for i, p in enumerate(points)]
+    tids = trials.new_trial_ids(len(all_vals))
+    miscs = [new_misc(tid, vals) for tid, vals in zip(tids, all_vals)]
+    trials.insert_trial_docs(trials.new_trial_docs(
+        tids, [None] * len(tids), [{"status": "new"} for _ in tids], miscs))
+
+
 class Trials:
     """The record of a search: trial documents plus what algorithms need to read fast.
 

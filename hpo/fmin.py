@@ -28,6 +28,7 @@ from .base import (
     Ctrl,
     Domain,
     Trials,
+    insert_points,
     new_misc,
     utcnow,
 )
@@ -254,12 +255,7 @@ def _prepare_trials(trials, trials_save_file, domain, points_to_evaluate):
         if doc["state"] == JOB_STATE_RUNNING:
             doc["state"] = JOB_STATE_NEW
     if points_to_evaluate and len(trials) == 0:
-        all_vals = [domain.compiled.point_to_vals(p, what=f"points_to_evaluate[{i}]")
-                    for i, p in enumerate(points_to_evaluate)]
-        tids = trials.new_trial_ids(len(all_vals))
-        miscs = [new_misc(tid, vals) for tid, vals in zip(tids, all_vals)]
-        trials.insert_trial_docs(trials.new_trial_docs(
-            tids, [None] * len(tids), [{"status": "new"} for _ in tids], miscs))
+        insert_points(trials, domain, points_to_evaluate)
         trials.refresh()
     return trials
 
@@ -325,12 +321,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         )
     domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
     trials = _prepare_trials(trials, trials_save_file, domain, points_to_evaluate)
-    if show_progressbar is True and verbose:
-        progress_callback = progress.default_callback
-    elif callable(show_progressbar) and verbose:
-        progress_callback = show_progressbar
-    else:
-        progress_callback = progress.no_progress_callback
+    progress_callback = progress.choose_callback(show_progressbar, verbose)
     FMinIter(
         algo, domain, trials, rstate or default_rstate(),
         max_evals=sys.maxsize if max_evals is None else int(max_evals), timeout=timeout,

@@ -36,3 +36,10 @@ def no_progress_callback(initial, total):
 
 
 default_callback = tqdm_progress_callback
+
+
+def choose_callback(show_progressbar, verbose=True):
+    """The callback for ``fmin(show_progressbar=..., verbose=...)``: tqdm, the user's, or none."""
+    if not verbose or show_progressbar is False:
+        return no_progress_callback
+    return default_callback if show_progressbar is True else show_progressbar

@@ -25,7 +25,7 @@ import sys
 import time
 
 from .. import progress
-from ..base import JOB_STATE_ERROR, JOB_STATE_NEW, Domain, new_misc
+from ..base import JOB_STATE_ERROR, JOB_STATE_NEW, Domain, insert_points
 from ..exceptions import AllTrialsFailed, InvalidFminArgument
 from ..spaces import space_eval
 from .base import Backoff, DomainMismatch, WorkerTrialError
@@ -66,17 +66,6 @@ def store_domain(trials, domain):
         store.set_experiment(exp_key, info)
     trials.domain_sha256 = info["sha256"]
     return info["sha256"]
-
-
-def _prepare_points(trials, domain, points_to_evaluate):
-    if not points_to_evaluate or len(trials):
-        return
-    rows = [domain.compiled.validate_point(p, what=f"points_to_evaluate[{i}]")
-            for i, p in enumerate(points_to_evaluate)]
-    tids = trials.new_trial_ids(len(rows))
-    miscs = [new_misc(tid, domain.compiled.row_to_vals(row)) for tid, row in zip(tids, rows)]
-    trials.insert_trial_docs(trials.new_trial_docs(
-        tids, [None] * len(tids), [{"status": "new"} for _ in tids], miscs))
 
 
 class AsyncDriver:
@@ -235,13 +224,9 @@ def store_fmin(trials, fn, space, algo=None, max_evals=None, timeout=None, loss_
     domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
     trials.refresh()
     store_domain(trials, domain)
-    _prepare_points(trials, domain, points_to_evaluate)
-    if show_progressbar is True and verbose:
-        progress_callback = progress.default_callback
-    elif callable(show_progressbar) and verbose:
-        progress_callback = show_progressbar
-    else:
-        progress_callback = progress.no_progress_callback
+    if points_to_evaluate and not len(trials):
+        insert_points(trials, domain, points_to_evaluate)
+    progress_callback = progress.choose_callback(show_progressbar, verbose)
     workers = None
     if n_workers:
         heartbeat = worker_heartbeat or max(0.5, min(5.0, trials.stale_after / 6))
