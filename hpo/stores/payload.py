@@ -110,9 +110,11 @@ def encode_value(value, secret=None):
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _BYTES + bytes(value)
     try:
-        return _JSON + json.dumps(value, allow_nan=True).encode()
+        text = json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
-        pass
+        text = None  # not JSON-serializable: it is pickled below
+    if text is not None:
+        return _JSON + text.encode()
     blob = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     secret = resolve_secret(secret)
     signature = sign(blob, secret).encode() if secret else b"-" * 64
