@@ -3,8 +3,8 @@
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["random_overhead", "tpe_quality", "tpe_overhead", "stores_scaling", "stores_mongo_ops",
-         "stores_hyperopt_mongo", "nas_digits"]
+ORDER = ["random_overhead", "tpe_quality", "tpe_quality_sklearn", "tpe_overhead", "stores_scaling", "stores_mongo_ops",
+         "stores_hyperopt_mongo", "nas_digits", "nas_digits_kt_bayes3"]
 
 
 def render():

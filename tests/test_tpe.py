@@ -178,7 +178,8 @@ def test_startup_jobs_are_random_search_and_hyperopt_option_names_work():
 
 @pytest.mark.parametrize("option, value", [
     ("n_startup_jobs", -1), ("n_EI_candidates", 0), ("prior_weight", 0.0), ("gamma", -0.5),
-    ("linear_forgetting", 2.5), ("bandwidth_factor", 0),
+    ("linear_forgetting", 2.5), ("bandwidth_factor", 0), ("n_local_candidates", -1),
+    ("local_scale", 0), ("local_shrink", -0.1), ("local_flip", 1.5), ("local_move", -0.5),
 ])
 def test_invalid_options_raise_naming_the_option(option, value):
     domain = Domain(lambda x: x, hp.uniform("x", 0, 1))
@@ -300,3 +301,33 @@ def test_beats_random_search_in_10_dimensions(multivariate):
     rand_best = [run(fn, space, 100, s, algo=rand.suggest).best_trial["result"]["loss"] for s in range(4)]
     assert np.mean(tpe_best) < 0.6 * np.mean(rand_best)
     assert sum(t < r for t, r in zip(tpe_best, rand_best)) >= 3
+
+
+def test_local_candidates_refine_the_incumbent():
+    # Late in a run the draws from l are a kernel width away from the best trial; the local
+    # candidates are what refine it.
+    space = {f"x{i}": hp.uniform(f"x{i}", -5, 5) for i in range(6)}
+
+    def fn(p):
+        return float(sum((p[k] - 1.5) ** 2 for k in p))
+
+    plain = partial(tpe.suggest, n_local_candidates=0)
+    with_local = [run(fn, space, 100, s).best_trial["result"]["loss"] for s in range(6)]
+    without = [run(fn, space, 100, s, algo=plain).best_trial["result"]["loss"] for s in range(6)]
+    assert np.mean(with_local) < 0.8 * np.mean(without)
+
+
+def test_local_candidates_respect_bounds_grid_and_options():
+    space = {"u": hp.uniform("u", -2, 3), "qu": hp.quniform("qu", 0.5, 10, 1.5),
+             "lu": hp.loguniform("lu", math.log(1e-4), math.log(10)), "ri": hp.randint("ri", 7),
+             "c": hp.choice("c", ["a", "b", "c"])}
+    fn = lambda p: (p["u"] - 1) ** 2 + abs(p["qu"] - 5) + abs(math.log10(p["lu"]) + 2) + p["ri"]  # noqa: E731
+    algo = partial(tpe.suggest, n_startup_jobs=5, n_EI_candidates=1, n_local_candidates=48,
+                   local_scale=2.0, local_shrink=0.0, local_flip=0.5, local_move=1.0)
+    vals = run(fn, space, 40, seed=2, algo=algo).vals
+    assert all(-2 <= v <= 3 for v in vals["u"])
+    assert all(0.5 <= v <= 10 and on_grid(v, 1.5) for v in vals["qu"])
+    # Steps past a bound are clipped to it; exp(log(10)) is itself 10 + 2e-15.
+    assert all(1e-4 * (1 - 1e-12) <= v <= 10 * (1 + 1e-12) for v in vals["lu"])
+    assert set(vals["ri"]) <= set(range(7)) and set(vals["c"]) <= {0, 1, 2}
+    assert len({(v["u"], v["qu"], v["lu"]) for v in [dict(zip(vals, t)) for t in zip(*vals.values())]}) > 30
