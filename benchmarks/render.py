@@ -10,7 +10,12 @@ ORDER = ["random_overhead", "tpe_quality", "tpe_quality_sklearn", "tpe_overhead"
 def render():
     sections = {p.stem: p.read_text() for p in sorted((HERE / "results").glob("*.md"))}
     names = [n for n in ORDER if n in sections] + sorted(set(sections) - set(ORDER))
-    body = "\n\n".join(f"## {name}\n\n{sections[name].strip()}" for name in names)
+    # A section that brings its own heading keeps it; the others are headed by their name.
+    body = "\n\n".join(
+        sections[name].strip() if sections[name].lstrip().startswith("## ")
+        else f"## {name}\n\n{sections[name].strip()}"
+        for name in names
+    )
     (HERE / "RESULTS.md").write_text(
         "# Benchmark results\n\nEach section was produced by the command it starts with, run from "
         "the repository root inside the benchmark environment (`bash benchmarks/setup_env.sh`). "
