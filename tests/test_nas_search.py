@@ -209,9 +209,10 @@ def test_data_of_wrong_dtype_or_shape_is_rejected(digits):
         KerasObjective(x_train, y_train, x_val[:, :4], y_val)
 
 
-def test_weights_travel_through_an_sqlite_store_with_a_worker_process(digits, tmp_path):
+def test_weights_travel_through_a_store_with_a_worker_process(digits, store_url):
+    """On SQLite and on MongoDB, a worker process trains the child from the parent's weights."""
     stores = pytest.importorskip("hpo.stores.trials")
-    trials = stores.StoreTrials(f"sqlite:///{tmp_path / 'nas.db'}", exp_key="nas")
+    trials = stores.StoreTrials(store_url, exp_key="nas")
     objective = KerasObjective(*digits, epochs=1, batch_size=32)
     # Two calls, so the second suggestion is made once the first network is trained (with
     # one call the asynchronous driver may queue it while the first is still running).
