@@ -11,13 +11,11 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import sys
 import time
 import traceback
 
-import numpy as np
 
 from . import progress
 from .base import (
@@ -33,76 +31,11 @@ from .base import (
     utcnow,
 )
 from .exceptions import AllTrialsFailed, InvalidFminArgument
+from .options import default_algo, default_rstate, validate_fmin_options
 from .spaces import space_eval
 from .trials_file import load_trials, save_trials
 
 logger = logging.getLogger(__name__)
-
-SEED_ENVIRONMENT_VARIABLES = ("HPO_FMIN_SEED", "HYPEROPT_FMIN_SEED")
-
-
-def _default_algo():
-    # The best general-purpose algorithm available is the default, as in Hyperopt.
-    try:
-        from .algos import tpe
-    except ImportError:
-        from .algos import rand
-
-        return rand.suggest
-    return tpe.suggest
-
-
-def default_rstate():
-    """``numpy.random.default_rng(int($HPO_FMIN_SEED))`` if set, else an unseeded generator."""
-    for name in SEED_ENVIRONMENT_VARIABLES:
-        value = os.environ.get(name, "")
-        if value:
-            try:
-                return np.random.default_rng(int(value))
-            except ValueError:
-                raise InvalidFminArgument(f"${name} must be an integer seed, got {value!r}") from None
-    return np.random.default_rng()
-
-
-def _is_int(value):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
-
-
-def _validate_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,
-                      show_progressbar, early_stop_fn, algo, points_to_evaluate):
-    if max_evals is not None and (not _is_int(max_evals) or max_evals < 0):
-        raise InvalidFminArgument(f"max_evals must be a non-negative int or None, got {max_evals!r}")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
-    ):
-        raise InvalidFminArgument(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
-    if loss_threshold is not None and (
-        isinstance(loss_threshold, bool) or not isinstance(loss_threshold, numbers.Real)
-    ):
-        raise InvalidFminArgument(f"loss_threshold must be a number or None, got {loss_threshold!r}")
-    if rstate is not None and not isinstance(rstate, np.random.Generator):
-        raise InvalidFminArgument(
-            f"rstate must be a numpy.random.Generator (e.g. numpy.random.default_rng(42)), "
-            f"got {type(rstate).__name__}"
-        )
-    if not _is_int(max_queue_len) or max_queue_len < 1:
-        raise InvalidFminArgument(f"max_queue_len must be an int >= 1, got {max_queue_len!r}")
-    if not (isinstance(show_progressbar, bool) or callable(show_progressbar)):
-        raise InvalidFminArgument(
-            f"show_progressbar must be True, False or a progress callback, got {show_progressbar!r}"
-        )
-    if early_stop_fn is not None and not callable(early_stop_fn):
-        raise InvalidFminArgument(f"early_stop_fn must be callable, got {early_stop_fn!r}")
-    if not callable(algo):
-        raise InvalidFminArgument(f"algo must be a suggest function such as tpe.suggest, got {algo!r}")
-    if points_to_evaluate is not None and (
-        not isinstance(points_to_evaluate, list)
-        or not all(isinstance(p, dict) for p in points_to_evaluate)
-    ):
-        raise InvalidFminArgument(
-            f"points_to_evaluate must be a list of {{label: value}} dicts, got {points_to_evaluate!r}"
-        )
-
 
 def generate_trials_to_calculate(points, exp_key=None):
     """A :class:`Trials` holding one NEW trial per ``{label: value}`` point (choices as indices).
@@ -301,8 +234,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
     trial is dropped, and ``KeyboardInterrupt`` propagates.
     """
     if algo is None:
-        algo = _default_algo()
-    _validate_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,
+        algo = default_algo()
+    validate_fmin_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,
                       show_progressbar, early_stop_fn, algo, points_to_evaluate)
     if allow_trials_fmin and trials is not None and type(trials).fmin is not Trials.fmin:
         # Store-backed trials run searches their own way (Hyperopt's `Trials.fmin` hook).
@@ -337,9 +270,3 @@ def _result(trials, domain, return_argmin):
         raise AllTrialsFailed("no trial was run (max_evals reached before the first trial?)")
     argmin = trials.argmin
     return argmin if return_argmin else space_eval(domain.expr, argmin)
-
-
-# Public names for the drivers of store-backed trials (hpo.stores.driver), which run their own
-# loop but validate and default their options exactly as fmin does.
-validate_fmin_options = _validate_options
-default_algo = _default_algo

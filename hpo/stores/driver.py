@@ -27,6 +27,7 @@ import time
 from .. import progress
 from ..base import JOB_STATE_ERROR, JOB_STATE_NEW, Domain, insert_points
 from ..exceptions import AllTrialsFailed, InvalidFminArgument
+from ..options import default_algo, default_rstate, validate_fmin_options
 from ..spaces import space_eval
 from .base import Backoff, DomainMismatch, WorkerTrialError
 from .local import LocalWorkers
@@ -207,8 +208,6 @@ def store_fmin(trials, fn, space, algo=None, max_evals=None, timeout=None, loss_
     ``max_queue_len`` above 1 fixes the number of queued trials; at 1 (the default) the queue
     follows the number of live workers. ``n_workers`` starts that many local workers.
     """
-    from ..fmin import default_algo, default_rstate, validate_fmin_options
-
     if algo is None:
         algo = default_algo()
     validate_fmin_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,
