@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import shlex
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,3 +80,32 @@ def write_results(name, data, markdown):
     from render import render
 
     render()
+
+
+def start_mongo_server(storage, deadline=60.0):
+    """Start the MongoDB-protocol test server (``secantusd-py``) on a free loopback port.
+
+    Returns ``(process, "mongodb://127.0.0.1:PORT")`` once the server answers ping; the caller
+    kills the process.
+    """
+    import pymongo
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    binary = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path",
+                             storage, "--sync-on-commit", "--log-level", "WARNING"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        client = pymongo.MongoClient(host="127.0.0.1", port=port, serverSelectionTimeoutMS=300)
+        try:
+            client.admin.command("ping")
+            return proc, f"mongodb://127.0.0.1:{port}"
+        except pymongo.errors.PyMongoError:
+            time.sleep(0.1)  # not up yet: poll again until the deadline
+        finally:
+            client.close()
+    proc.kill()
+    raise RuntimeError(f"secantusd-py did not answer ping within {deadline} s")

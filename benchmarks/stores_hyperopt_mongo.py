@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import start_mongo_server
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 HYPEROPT_PYTHON = HERE / ".env-hyperopt-mongo" / "bin" / "python"
@@ -130,31 +132,6 @@ def hyperopt_under_pymongo4(base, tmp):
     return lines[-1] if lines else f"exit code {proc.returncode}"
 
 
-def start_server(storage):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    binary = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
-    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path",
-                             storage, "--sync-on-commit", "--log-level", "WARNING"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import pymongo
-
-    def up():
-        client = pymongo.MongoClient(host="127.0.0.1", port=port, serverSelectionTimeoutMS=300)
-        try:
-            client.admin.command("ping")
-            return True
-        except pymongo.errors.PyMongoError:
-            return False
-        finally:
-            client.close()
-    wait_for(up, 60, "the server")
-    return proc, f"mongodb://127.0.0.1:{port}"
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--hyperopt-driver":
@@ -169,7 +146,7 @@ def main(argv=None):
     server = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.url is None:
-            server, base = start_server(os.path.join(tmp, "data"))
+            server, base = start_mongo_server(os.path.join(tmp, "data"))
         else:
             base = args.url.rstrip("/")
         try:

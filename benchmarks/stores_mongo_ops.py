@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
 from pymongo import monitoring  # noqa: E402
+
+from common import start_mongo_server  # noqa: E402
 
 RESULTS = HERE / "results"
 
@@ -50,34 +51,6 @@ def objective(params):
     if sleep:
         time.sleep(sleep)
     return (params["x"] - 1.0) ** 2
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(storage):
-    import pymongo
-
-    port = free_port()
-    binary = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
-    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path",
-                             storage, "--sync-on-commit", "--log-level", "WARNING"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
-        client = pymongo.MongoClient(host="127.0.0.1", port=port, serverSelectionTimeoutMS=300)
-        try:
-            client.admin.command("ping")
-            return proc, f"mongodb://127.0.0.1:{port}"
-        except pymongo.errors.PyMongoError:
-            time.sleep(0.1)
-        finally:
-            client.close()
-    proc.kill()
-    raise RuntimeError("secantusd-py did not answer ping within 60 s")
 
 
 def worker_main(url, out):
@@ -110,7 +83,7 @@ def main(argv=None):
     server = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.url is None:
-            server, base = start_server(os.path.join(tmp, "data"))
+            server, base = start_mongo_server(os.path.join(tmp, "data"))
         else:
             base = args.url.rstrip("/")
         url = base.replace("mongodb://", "mongo://") + f"/ops_{os.getpid()}/jobs"
