@@ -125,12 +125,12 @@ def prior_median(task_name, n=10000):
     return median if median > task.f_star else float(np.mean(losses))
 
 
-def summarize(results, tasks, optimizers, medians, f_stars, n_seeds):
+def summarize(results, tasks, optimizers, medians, f_stars, seeds):
     """Per task and optimizer: scores by checkpoint, ranks and normalized regrets."""
     table = {}
     for task in tasks:
         for opt in optimizers:
-            runs = [results[(task, opt, s)] for s in range(n_seeds) if (task, opt, s) in results]
+            runs = [results[(task, opt, s)] for s in seeds if (task, opt, s) in results]
             table[(task, opt)] = np.array(runs)  # (seeds, checkpoints)
     ranks = {}
     for task in tasks:
@@ -196,6 +196,7 @@ def render(tasks, optimizers, table, ranks, regrets, n_seeds, n_evals, medians, 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed+1, ...")
     parser.add_argument("--evals", type=int, default=100)
     parser.add_argument("--tasks", nargs="+", default=["synthetic"],
                         help="task names, or 'synthetic' (the 16) / 'sklearn' (the 3)")
@@ -207,7 +208,8 @@ def main():
     tasks = []
     for t in args.tasks:
         tasks += SYNTHETIC if t == "synthetic" else SKLEARN if t == "sklearn" else [t]
-    jobs = [(t, o, s, args.evals) for t in tasks for s in range(args.seeds) for o in args.optimizers]
+    jobs = [(t, o, s, args.evals) for t in tasks for s in range(args.first_seed, args.first_seed + args.seeds)
+            for o in args.optimizers]
     results, walls = {}, {}
     start = time.perf_counter()
     with multiprocessing.Pool(args.processes) as pool:
@@ -224,7 +226,8 @@ def main():
             if TASKS[t].group == "sklearn":
                 f_stars[t] = min(results[k][-1] for k in results if k[0] == t)
                 medians.pop(t, None)
-    table, ranks, regrets = summarize(results, tasks, args.optimizers, medians, f_stars, args.seeds)
+    table, ranks, regrets = summarize(results, tasks, args.optimizers, medians, f_stars,
+                                    range(args.first_seed, args.first_seed + args.seeds))
     md = render(tasks, args.optimizers, table, ranks, regrets, args.seeds, args.evals, medians, f_stars, walls)
     data = {"seeds": args.seeds, "evals": args.evals, "tasks": tasks, "optimizers": args.optimizers,
             "medians": medians, "f_stars": f_stars, "wall_s": walls,
@@ -247,7 +250,7 @@ def main():
         notes.append("scikit-learn tasks: f* is the best any run found; no normalized regret "
                      "(10,000 prior samples would cost hours)")
     notes.append("Optuna has no normal priors: normal-family parameters are searched on mu ± 4 sigma there")
-    intro = (f"{args.evals} evaluations per run, {args.seeds} seeds (0..{args.seeds - 1}, the same for every "
+    intro = (f"{args.evals} evaluations per run, {args.seeds} seeds ({args.first_seed}..{args.first_seed + args.seeds - 1}, the same for every "
              f"optimizer), {len(tasks)} tasks. Notes: " + "; ".join(notes) + ".\n\n")
     write_results(args.name, data, intro + md)
 

@@ -112,10 +112,11 @@ import numpy as np
 
 from ..spaces.nodes import OBJECT
 from .common import docs_from_rows
-from .parzen import Dim, Mixture
+from .parzen import Dim, Mixture, truncated_normal
 
 _DEFAULT_GAMMA_FACTOR = 0.5
 _DEFAULT_GAMMA_CAP = 25
+_SUCCESS_WINDOW = 20
 
 
 def default_gamma(n):
@@ -168,6 +169,8 @@ def _check_options(gamma, n_startup_jobs, n_EI_candidates, prior_weight, linear_
         raise ValueError(f"linear_forgetting must be None or an integer >= 0, got {linear_forgetting!r}")
     if not (isinstance(bandwidth_factor, numbers.Real) and bandwidth_factor > 0):
         raise ValueError(f"bandwidth_factor must be a number > 0, got {bandwidth_factor!r}")
+    if not isinstance(local["local_adapt"], numbers.Real) or local["local_adapt"] < 0:
+        raise ValueError(f"local_adapt must be a number >= 0, got {local['local_adapt']!r}")
     if not isinstance(local["local_dim"], numbers.Real) or local["local_dim"] < 0:
         raise ValueError(f"local_dim must be a number >= 0, got {local['local_dim']!r}")
     if not isinstance(local["n_local_candidates"], numbers.Integral) or local["n_local_candidates"] < 0:
@@ -266,6 +269,7 @@ class _Model:
             return np.empty((0, len(columns)))
         centre = self.X[rows[np.argmin(self.loss[rows])], columns]
         scale = o["local_scale"] / (1.0 + o["local_shrink"] * (len(below) + len(above)))
+        scale *= self._success_factor(np.union1d(below, above))
         out = np.repeat(centre[None, :], m, axis=0)
         numeric = [j for j, dim in enumerate(dims) if not dim.categorical]
         if numeric:
@@ -276,8 +280,10 @@ class _Model:
             width = np.array([dims[j].width for j in numeric])
             lo = np.array([dims[j].lo for j in numeric])
             hi = np.array([dims[j].hi for j in numeric])
-            step = rng.standard_normal((m, k)) * (scale * width) * move
-            out[:, numeric] = np.clip(centre[numeric] + step, lo, hi)
+            # Truncated rather than clipped steps: clipping would pile candidates onto the
+            # bounds, and with wide steps the search then sticks there.
+            stepped = truncated_normal(rng, np.broadcast_to(centre[numeric], (m, k)), scale * width, lo, hi)
+            out[:, numeric] = np.where(move, stepped, centre[numeric])
             for j in numeric:
                 if dims[j].quantized:
                     out[:, j] = dims[j].snap(out[:, j])
@@ -286,6 +292,21 @@ class _Model:
             if flip.any():
                 out[flip, j] = rng.choice(dims[j].n_options, size=int(flip.sum()), p=dims[j].prior_p)
         return out
+
+    def _success_factor(self, rows):
+        """``exp(local_adapt * (successes - window / 5))`` over the group's last 20 finished trials.
+
+        A success is a trial that improved on every earlier one: the 1/5 success rule of
+        evolution strategies, stateless. While the search keeps improving (a long slope, as on
+        ``many_dists``) the steps grow; when it stops, they shrink below the schedule.
+        """
+        rate = self.options["local_adapt"]
+        loss = self.loss[rows[rows < self.n_hist]]
+        if not rate or len(loss) < 2:
+            return 1.0
+        success = loss[1:] < np.minimum.accumulate(loss)[:-1]
+        recent = success[-_SUCCESS_WINDOW:]
+        return math.exp(rate * (recent.sum() - len(recent) / 5))
 
     def propose(self, rng):
         """One new table row: for each active group the best candidate (drawn from l or local)."""
@@ -309,8 +330,8 @@ class _Model:
             candidates = l_model.sample(rng, self.options["n_EI_candidates"])
             if self.options["n_local_candidates"]:
                 candidates = np.vstack([candidates, self._local(rng, dims, columns, below, above)])
-            score = l_model.logpdf(candidates) - g_model.logpdf(candidates)
             n_l = self.options["n_EI_candidates"]
+            score = l_model.logpdf(candidates) - g_model.logpdf(candidates)
             local_dim = self.options["local_dim"]
             k = sum(not dim.categorical for dim in dims)
             if len(candidates) > n_l and local_dim and rng.random() < min(1.0, k / local_dim):
@@ -330,7 +351,7 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
             n_EI_candidates=8, gamma=None, verbose=True, linear_forgetting=25,
             multivariate=True, consider_endpoints=False, constant_liar=True,
             bandwidth_factor=0.25, n_local_candidates=24, local_scale=1.0, local_shrink=0.3,
-            local_flip=0.1, local_move=0.5, local_dim=10):
+            local_flip=0.1, local_move=0.5, local_dim=10, local_adapt=0.1):
     """Suggest ``len(new_ids)`` configurations by TPE; options keep Hyperopt's names.
 
     Parameters
@@ -369,7 +390,7 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
     _check_options(gamma, n_startup_jobs, n_EI_candidates, prior_weight, linear_forgetting,
                    bandwidth_factor, n_local_candidates=n_local_candidates, local_scale=local_scale,
                    local_shrink=local_shrink, local_flip=local_flip, local_move=local_move,
-                   local_dim=local_dim)
+                   local_dim=local_dim, local_adapt=local_adapt)
     rng = np.random.default_rng(seed)
     compiled = domain.compiled
     history = trials.history
@@ -384,7 +405,7 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
                    consider_endpoints=consider_endpoints, bandwidth_factor=float(bandwidth_factor),
                    n_local_candidates=n_local_candidates, local_scale=float(local_scale),
                    local_shrink=float(local_shrink), local_flip=float(local_flip), local_move=float(local_move),
-                   local_dim=local_dim)
+                   local_dim=local_dim, local_adapt=float(local_adapt))
     model = _Model(compiled, history, pending_rows, n_new if constant_liar else 0, options)
     rows = np.empty((n_new, len(compiled)))
     for i in range(n_new):
