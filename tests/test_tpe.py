@@ -343,6 +343,7 @@ def test_local_step_helps_in_10_dimensions():
         return float(sum((p[k] - 1.5) ** 2 for k in p))
 
     off = partial(tpe.suggest, local_dim=0)
-    with_step = [run(fn, space, 100, s).best_trial["result"]["loss"] for s in range(6)]
-    without = [run(fn, space, 100, s, algo=off).best_trial["result"]["loss"] for s in range(6)]
-    assert np.mean(with_step) < 0.75 * np.mean(without)
+    # Medians over 10 seeds: one seed whose start lands far off would swing a mean.
+    with_step = [run(fn, space, 100, s).best_trial["result"]["loss"] for s in range(10)]
+    without = [run(fn, space, 100, s, algo=off).best_trial["result"]["loss"] for s in range(10)]
+    assert np.median(with_step) < 0.75 * np.median(without)
