@@ -11,7 +11,8 @@ random point.
     python benchmarks/tpe_quality.py --tasks sklearn --seeds 3 --name tpe_quality_sklearn
 
 Variants of hpo's TPE can be compared without writing results, e.g.
-``--optimizers hpo-tpe hpo-tpe:multivariate=0 --json /tmp/variants.json``.
+``--optimizers hpo-tpe hpo-tpe:multivariate=0 --json /tmp/variants.json``; ``--first-seed 20
+--seeds 60`` checks a variant on seeds that were not used to choose it.
 """
 
 from __future__ import annotations
