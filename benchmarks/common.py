@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -109,3 +110,18 @@ def start_mongo_server(storage, deadline=60.0):
             client.close()
     proc.kill()
     raise RuntimeError(f"secantusd-py did not answer ping within {deadline} s")
+
+
+@contextmanager
+def mongo_base_url(url, storage):
+    """Yield ``url`` (``mongodb://host:port``) or, when it is None, the URL of a test server
+    started by :func:`start_mongo_server` on ``storage`` and stopped on exit."""
+    if url is not None:
+        yield url.rstrip("/")
+        return
+    server, base = start_mongo_server(storage)
+    try:
+        yield base
+    finally:
+        server.terminate()
+        server.wait()

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import start_mongo_server
+from common import mongo_base_url
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -143,23 +143,13 @@ def main(argv=None):
     parser.add_argument("--limit", type=float, default=400.0, help="seconds allowed to Hyperopt")
     args = parser.parse_args(argv)
     command = "python benchmarks/stores_hyperopt_mongo.py " + shlex.join(argv)
-    server = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.url is None:
-            server, base = start_mongo_server(os.path.join(tmp, "data"))
-        else:
-            base = args.url.rstrip("/")
-        try:
-            hpo_row = run_hpo(base, args.trials, args.workers)
-            print("hpo", hpo_row, flush=True)
-            hyperopt_row = run_hyperopt(base, args.trials, args.workers, tmp, args.limit)
-            print("hyperopt", hyperopt_row, flush=True)
-            pymongo4 = hyperopt_under_pymongo4(base, tmp)
-            print("hyperopt under pymongo 4:", pymongo4, flush=True)
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait()
+    with tempfile.TemporaryDirectory() as tmp, mongo_base_url(args.url, os.path.join(tmp, "data")) as base:
+        hpo_row = run_hpo(base, args.trials, args.workers)
+        print("hpo", hpo_row, flush=True)
+        hyperopt_row = run_hyperopt(base, args.trials, args.workers, tmp, args.limit)
+        print("hyperopt", hyperopt_row, flush=True)
+        pymongo4 = hyperopt_under_pymongo4(base, tmp)
+        print("hyperopt under pymongo 4:", pymongo4, flush=True)
     result = {"benchmark": "stores_hyperopt_mongo", "command": command.strip(),
               "trials": args.trials, "workers": args.workers,
               "server": "SecantusDB 0.7.0b3" if args.url is None else args.url,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 import numpy as np  # noqa: E402
 from pymongo import monitoring  # noqa: E402
 
-from common import start_mongo_server  # noqa: E402
+from common import mongo_base_url  # noqa: E402
 
 RESULTS = HERE / "results"
 
@@ -80,39 +80,29 @@ def main(argv=None):
     from hpo import fmin, hp, rand
     from hpo.stores.trials import MongoTrials
 
-    server = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.url is None:
-            server, base = start_mongo_server(os.path.join(tmp, "data"))
-        else:
-            base = args.url.rstrip("/")
+    with tempfile.TemporaryDirectory() as tmp, mongo_base_url(args.url, os.path.join(tmp, "data")) as base:
         url = base.replace("mongodb://", "mongo://") + f"/ops_{os.getpid()}/jobs"
         out = os.path.join(tmp, "worker.json")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]),
                    HPO_BENCH_SLEEP=str(args.sleep))
         os.environ["HPO_BENCH_SLEEP"] = str(args.sleep)
-        try:
-            worker = subprocess.Popen([sys.executable, str(Path(__file__)), "--worker", url, out],
-                                      env=env)
-            trials = MongoTrials(url, exp_key="ops", connect_timeout=30)
-            end = time.monotonic() + 60
-            while not trials.store.live_workers("ops", 60):
-                if time.monotonic() > end:
-                    raise RuntimeError("the worker did not register")
-                time.sleep(0.05)
-            counter.counts.clear()
-            start = time.perf_counter()
-            fmin(objective, {"x": hp.uniform("x", -5, 5)}, algo=rand.suggest,
-                 max_evals=args.trials, trials=trials, show_progressbar=False,
-                 rstate=np.random.default_rng(0))
-            wall = time.perf_counter() - start
-            driver_counts = dict(counter.counts)
-            worker.wait(timeout=120)
-            worker_report = json.loads(Path(out).read_text())
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait()
+        worker = subprocess.Popen([sys.executable, str(Path(__file__)), "--worker", url, out],
+                                  env=env)
+        trials = MongoTrials(url, exp_key="ops", connect_timeout=30)
+        end = time.monotonic() + 60
+        while not trials.store.live_workers("ops", 60):
+            if time.monotonic() > end:
+                raise RuntimeError("the worker did not register")
+            time.sleep(0.05)
+        counter.counts.clear()
+        start = time.perf_counter()
+        fmin(objective, {"x": hp.uniform("x", -5, 5)}, algo=rand.suggest,
+             max_evals=args.trials, trials=trials, show_progressbar=False,
+             rstate=np.random.default_rng(0))
+        wall = time.perf_counter() - start
+        driver_counts = dict(counter.counts)
+        worker.wait(timeout=120)
+        worker_report = json.loads(Path(out).read_text())
     n = args.trials
     driver_total, worker_total = sum(driver_counts.values()), sum(worker_report["commands"].values())
     result = {
