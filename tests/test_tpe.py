@@ -180,7 +180,7 @@ def test_startup_jobs_are_random_search_and_hyperopt_option_names_work():
     ("n_startup_jobs", -1), ("n_EI_candidates", 0), ("prior_weight", 0.0), ("gamma", -0.5),
     ("linear_forgetting", 2.5), ("bandwidth_factor", 0), ("n_local_candidates", -1),
     ("local_scale", 0), ("local_shrink", -0.1), ("local_flip", 1.5), ("local_move", -0.5),
-    ("local_dim", -1),
+    ("local_dim", -1), ("local_adapt", -0.1), ("local_adapt", "fast"),
 ])
 def test_invalid_options_raise_naming_the_option(option, value):
     domain = Domain(lambda x: x, hp.uniform("x", 0, 1))
