@@ -11,6 +11,7 @@ traceback, as an ERROR trial). It loads each experiment's domain once and caches
 
 SIGTERM (and Ctrl-C) stop the worker: idle, it exits at once; running a trial, it lets the
 trial finish for up to ``--term-grace`` seconds, then puts it back in the queue (NEW) and exits.
+A trial is running from the moment it is reserved, before its objective starts.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(); add_arguments(parser)
@@ -103,6 +104,7 @@ class Worker:
         self._trials = {}  # exp_key -> StoreTrials (for ctrl.attachments)
         self._stop = threading.Event()
         self._running = False
+        self._stop_requested_at = None
         self._registered_at = 0.0
         self.jobs_done = 0
 
@@ -110,12 +112,21 @@ class Worker:
 
     def request_stop(self, signum=None, frame=None):
         """Ask the worker to stop (the SIGTERM/SIGINT handler)."""
+        if not self._stop.is_set():
+            self._stop_requested_at = time.monotonic()
         self._stop.set()
         if self._running:
-            if self.term_grace <= 0:
-                raise WorkerTerminated(f"signal {signum}")
-            signal.signal(signal.SIGALRM, self._grace_over)
-            signal.setitimer(signal.ITIMER_REAL, self.term_grace)
+            self._arm_grace(f"signal {signum}")
+
+    def _arm_grace(self, reason):
+        """Let the running trial go on for what is left of the grace period, then stop it."""
+        left = self.term_grace - (time.monotonic() - self._stop_requested_at)
+        if left <= 0:
+            raise WorkerTerminated(reason)
+        if not _main_thread():  # timers need the main thread; the trial then simply finishes
+            return
+        signal.signal(signal.SIGALRM, self._grace_over)
+        signal.setitimer(signal.ITIMER_REAL, left)
 
     def _grace_over(self, signum, frame):
         if self._running:
@@ -235,8 +246,10 @@ class Worker:
                 os.chdir(trial_dir)
             self._running = True
             try:
-                if self._stop.is_set():  # asked to stop before the objective started
-                    raise WorkerTerminated("stop requested before the trial started")
+                # A stop that came after the reservation but before the objective started still
+                # leaves the trial its grace: to the store and the user it was already running.
+                if self._stop.is_set():
+                    self._arm_grace("stop requested before the trial started")
                 result = domain.evaluate(doc["misc"]["vals"], self._ctrl(doc))
             finally:
                 self._running = False

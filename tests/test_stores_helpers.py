@@ -30,6 +30,11 @@ def slow(params):
     return (params["x"] - 1.0) ** 2
 
 
+def medium_slow(params):
+    time.sleep(1.5)
+    return (params["x"] - 1.0) ** 2
+
+
 def very_slow(params):
     time.sleep(30)
     return 0.0

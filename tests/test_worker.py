@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,13 +16,14 @@ from hpo.early_stop import no_progress_loss
 from hpo.stores import WorkerTrialError
 from hpo.stores.driver import store_domain
 from hpo.stores.trials import StoreTrials
+from hpo.worker import Worker
 from test_stores_helpers import (
     SPACE,
     always_fails,
     fails_when_negative,
+    medium_slow,
     quadratic,
     sleepy,
-    slow,
     start_worker,
     stop_processes,
     very_slow,
@@ -134,12 +134,26 @@ def test_sigterm_requeues_a_long_trial_and_lets_a_short_one_finish(sqlite_url):
     assert doc["state"] == JOB_STATE_NEW and doc["attempt"] == 1 and doc["owner"] is None
 
     trials = StoreTrials(sqlite_url, exp_key="short")
-    queue(trials, slow, 2)
+    # 1.5 s trials: the first must still be running when the signal lands, not the second.
+    queue(trials, medium_slow, 2)
     proc = start_worker(sqlite_url, "short", "--term-grace", "30")
     wait_until(lambda: states(trials).get(JOB_STATE_RUNNING), 30, "the trial to start")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert states(trials) == {JOB_STATE_DONE: 1, JOB_STATE_NEW: 1}
+
+
+@pytest.mark.parametrize("grace, state", [(30.0, JOB_STATE_DONE), (0.0, JOB_STATE_NEW)])
+def test_stop_between_reservation_and_objective_keeps_the_grace(sqlite_url, grace, state):
+    # The window a SIGTERM can hit while the worker loads the domain: the store already shows
+    # the trial RUNNING, so it gets the grace like any running trial (and none when grace is 0).
+    trials = StoreTrials(sqlite_url, exp_key="e")
+    queue(trials, quadratic, 1)
+    worker = Worker(sqlite_url, exp_key="e", term_grace=grace)
+    doc = worker.store.reserve(worker.worker_id, "e")
+    worker.request_stop(signal.SIGTERM)
+    assert worker.run_trial(doc) is True
+    assert states(trials) == {state: 1}
 
 
 @pytest.mark.parametrize("stop", ["loss_threshold", "timeout", "early_stop_fn"])

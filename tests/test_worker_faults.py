@@ -23,7 +23,6 @@ from test_stores_helpers import (
     start_worker,
     stop_processes,
     wait_until,
-    worker_env,
 )
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
