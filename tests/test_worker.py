@@ -123,23 +123,23 @@ def test_max_jobs_and_reserve_timeout(sqlite_url):
     assert states(trials) == {JOB_STATE_DONE: 5}
 
 
-def test_sigterm_requeues_a_long_trial_and_lets_a_short_one_finish(sqlite_url):
-    trials = StoreTrials(sqlite_url, exp_key="e")
-    queue(trials, very_slow, 1)
-    proc = start_worker(sqlite_url, "e", "--term-grace", "0.2")
+def sigterm_while_running(url, exp_key, fn, n_queued, grace):
+    """Queue ``n_queued`` trials of ``fn``, SIGTERM a worker once one runs; return the trials."""
+    trials = StoreTrials(url, exp_key=exp_key)
+    queue(trials, fn, n_queued)
+    proc = start_worker(url, exp_key, "--term-grace", str(grace))
     wait_until(lambda: states(trials).get(JOB_STATE_RUNNING), 30, "the trial to start")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
+    return trials
+
+
+def test_sigterm_requeues_a_long_trial_and_lets_a_short_one_finish(sqlite_url):
+    trials = sigterm_while_running(sqlite_url, "e", very_slow, 1, grace=0.2)
     (doc,) = trials.store.get_trials("e", [0])
     assert doc["state"] == JOB_STATE_NEW and doc["attempt"] == 1 and doc["owner"] is None
-
-    trials = StoreTrials(sqlite_url, exp_key="short")
     # 1.5 s trials: the first must still be running when the signal lands, not the second.
-    queue(trials, medium_slow, 2)
-    proc = start_worker(sqlite_url, "short", "--term-grace", "30")
-    wait_until(lambda: states(trials).get(JOB_STATE_RUNNING), 30, "the trial to start")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    trials = sigterm_while_running(sqlite_url, "short", medium_slow, 2, grace=30)
     assert states(trials) == {JOB_STATE_DONE: 1, JOB_STATE_NEW: 1}
 
 
