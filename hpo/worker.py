@@ -105,6 +105,7 @@ class Worker:
         self._stop = threading.Event()
         self._running = False
         self._stop_requested_at = None
+        self._alarm_handler_before = None  # set while the grace timer is armed
         self._registered_at = 0.0
         self.jobs_done = 0
 
@@ -125,8 +126,17 @@ class Worker:
             raise WorkerTerminated(reason)
         if not _main_thread():  # timers need the main thread; the trial then simply finishes
             return
-        signal.signal(signal.SIGALRM, self._grace_over)
+        previous = signal.signal(signal.SIGALRM, self._grace_over)
+        if self._alarm_handler_before is None:
+            self._alarm_handler_before = previous
         signal.setitimer(signal.ITIMER_REAL, left)
+
+    def _disarm_grace(self):
+        """Cancel the grace timer and give SIGALRM back to whoever had it (only if armed)."""
+        if self._alarm_handler_before is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._alarm_handler_before)
+            self._alarm_handler_before = None
 
     def _grace_over(self, signum, frame):
         if self._running:
@@ -253,8 +263,7 @@ class Worker:
                 result = domain.evaluate(doc["misc"]["vals"], self._ctrl(doc))
             finally:
                 self._running = False
-                if _main_thread():
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                self._disarm_grace()
         except WorkerTerminated as e:
             stop.set()
             released = self.store.release(exp_key, tid, self.worker_id, attempt)

@@ -151,9 +151,11 @@ def test_stop_between_reservation_and_objective_keeps_the_grace(sqlite_url, grac
     queue(trials, quadratic, 1)
     worker = Worker(sqlite_url, exp_key="e", term_grace=grace)
     doc = worker.store.reserve(worker.worker_id, "e")
+    alarm_handler = signal.getsignal(signal.SIGALRM)
     worker.request_stop(signal.SIGTERM)
     assert worker.run_trial(doc) is True
     assert states(trials) == {state: 1}
+    assert signal.getsignal(signal.SIGALRM) is alarm_handler  # the grace timer was given back
 
 
 @pytest.mark.parametrize("stop", ["loss_threshold", "timeout", "early_stop_fn"])
