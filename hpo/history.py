@@ -17,10 +17,30 @@ array([nan,  3.])
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 _INITIAL_CAPACITY = 64
+
+
+def _as_number(value):
+    """``value`` as a float if it is a real number (numpy scalars included), else None.
+
+    Only numbers go into the matrix; OBJECT values (e.g. architectures) stay NaN. Values
+    written by user code (warm starts, ``points_to_evaluate``) are often numpy scalars
+    (``np.int64``, ``np.float32``, ``np.bool_``); they are numbers like any other.
+
+    >>> _as_number(np.float32(0.5)), _as_number(np.int64(3)), _as_number(np.bool_(True))
+    (0.5, 3.0, 1.0)
+    >>> _as_number({"layers": [3]}) is None, _as_number(np.array(2)), _as_number(1j) is None
+    (True, 2.0, True)
+    """
+    if isinstance(value, (numbers.Real, np.bool_)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
+        return float(value)
+    return None
 
 
 class History:
@@ -68,9 +88,10 @@ class History:
             if column is None:
                 self._add_column(label)
                 column = self._columns[label]
-            # Only numbers go into the matrix; OBJECT values (e.g. architectures) stay NaN.
-            if value and isinstance(value[0], (int, float)):
-                self._values[row, column] = value[0]
+            if value:
+                number = _as_number(value[0])
+                if number is not None:
+                    self._values[row, column] = number
         loss = math.nan if loss is None else float(loss)
         self._losses[row] = loss
         self._tids[row] = tid

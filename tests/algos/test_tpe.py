@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from hpo import (
-    JOB_STATE_DONE,
     JOB_STATE_RUNNING,
     STATUS_FAIL,
     STATUS_OK,
@@ -25,24 +24,13 @@ from hpo.base import new_misc
 from hpo.exceptions import AllTrialsFailed
 from hpo.spaces import custom
 
+from history_fixtures import finished_trials
+
 
 def run(fn, space, max_evals, seed, algo=None, trials=None, **kwargs):
     trials = Trials() if trials is None else trials
     fmin(fn, space, algo=algo or tpe.suggest, max_evals=max_evals, trials=trials,
          rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs)
-    return trials
-
-
-def finished_trials(space, points_and_losses):
-    """Trials holding finished documents at the given ``({label: [v] or []}, loss)`` pairs."""
-    trials = Trials()
-    for vals, loss in points_and_losses:
-        tid, = trials.new_trial_ids(1)
-        doc, = trials.new_trial_docs([tid], [None], [{"status": "new"}], [new_misc(tid, vals)])
-        doc["state"] = JOB_STATE_DONE
-        doc["result"] = {"loss": loss, "status": STATUS_OK}
-        trials.insert_trial_doc(doc)
-    trials.refresh()
     return trials
 
 
@@ -195,7 +183,7 @@ def _history(n, seed, dim=2):
     for _ in range(n):
         x = rng.uniform(0, 10, size=dim)
         points.append(({f"x{i}": [float(x[i])] for i in range(dim)}, float(np.sum((x - 3) ** 2))))
-    return space, finished_trials(space, points)
+    return space, finished_trials(points)
 
 
 def _batch(docs, dim=2):
