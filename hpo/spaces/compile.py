@@ -20,6 +20,7 @@ per parameter, ``NaN`` where the parameter is inactive (its branch of a choice w
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -206,7 +207,7 @@ class CompiledSpace:
         nodes, paths = {}, {}
         self._collect(space, (), nodes, paths)
         specs = []
-        for column, label in enumerate(nodes):
+        for column, label in enumerate(_parents_first(paths)):
             specs.append(_spec_from_node(nodes[label], column, tuple(paths[label])))
         self.index = {spec.label: spec.column for spec in specs}
         # Resolve each condition path to its last step, (parent column, option index).
@@ -357,6 +358,40 @@ class CompiledSpace:
             else:
                 vals[spec.label] = [int(row[spec.column]) if spec.is_integer else float(row[spec.column])]
         return vals
+
+
+def _parents_first(paths):
+    """Labels in discovery order, except that every label comes after all its parent choices.
+
+    Activity is computed column by column from the parents' own activity, so each parent
+    must be decided before its children. Depth-first discovery alone does not ensure that
+    for a node reachable by several paths: ``lr`` found first under choice ``a`` and then
+    again under a choice ``b`` discovered later would be decided before ``b``, which would
+    make ``lr`` active whenever ``b`` held the right option, even when ``b`` itself was not
+    active.
+    """
+    discovery = {label: i for i, label in enumerate(paths)}
+    parents = {label: {path[-1][0] for path in label_paths if path}
+               for label, label_paths in paths.items()}
+    waiting = {label: len(ps) for label, ps in parents.items()}
+    children_of = {label: [] for label in paths}
+    for label, ps in parents.items():
+        for parent in ps:
+            children_of[parent].append(label)
+    # Kahn's algorithm, taking the earliest-discovered ready label each time, so spaces
+    # without shared nodes keep their plain depth-first order.
+    ready = [discovery[label] for label, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    labels = list(paths)
+    order = []
+    while ready:
+        label = labels[heapq.heappop(ready)]
+        order.append(label)
+        for child in children_of[label]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, discovery[child])
+    return order
 
 
 def _with_parents(spec, index):

@@ -217,3 +217,61 @@ def test_custom_object_parameters_sample_through_their_prior():
     assert all(isinstance(v["layers"], list) and 1 <= len(v["layers"]) <= 3 for v in values)
     with pytest.raises(InvalidSpaceArgument, match="sample\\(rng\\)"):
         custom("bad", object())
+
+
+# -- a node reachable by several paths -------------------------------------------------------
+
+
+class RecordingVals(dict):
+    """``misc.vals`` that records which labels ``space_eval`` looks up, i.e. actually uses."""
+
+    def __init__(self, vals):
+        super().__init__(vals)
+        self.used = set()
+
+    def get(self, key, default=None):
+        self.used.add(key)
+        return super().get(key, default)
+
+
+def shared_spaces():
+    """Spaces in which one node object sits on several paths, each path under other choices."""
+    lr = hp.uniform("lr", 0, 1)
+    # lr in two options of one choice, one of them one choice deeper.
+    one_choice = {"m": hp.choice("m", [{"lr": lr}, {"sub": hp.choice("sub", [lr, 0])}, 1])}
+    lr = hp.uniform("lr", 0, 1)
+    # lr under two different choices; the second choice is itself conditional and is found
+    # after lr, which is the case a depth-first column order gets wrong.
+    two_choices = {"a": hp.choice("a", [{"lr": lr}, 0]),
+                   "c": hp.choice("c", [0, {"b": hp.choice("b", [{"lr": lr * 10}, 1])}])}
+    lr = hp.loguniform("lr", -3, 0)
+    inner = hp.choice("inner", [{"lr": lr, "k": hp.randint("k", 3)}, "none"])
+    # A whole shared sub-choice (with its own parameters) under two other choices, plus lr
+    # once more under a third.
+    shared_choice = {"x": hp.choice("x", ["off", inner]),
+                     "y": hp.choice("y", [{"deep": hp.choice("d", [inner, lr])}, "off"]),
+                     "z": hp.choice("z", ["off", "off2", [lr]])}
+    return {"one_choice": one_choice, "two_choices": two_choices, "shared_choice": shared_choice}
+
+
+@pytest.mark.parametrize("name", list(shared_spaces()))
+def test_a_shared_node_is_active_iff_one_of_its_paths_is(name):
+    space = shared_spaces()[name]
+    compiled = compile_space(space)
+    table = compiled.sample_table(np.random.default_rng(0), 1000)
+    activity = []
+    for row in table:
+        vals = RecordingVals(compiled.row_to_vals(row))
+        space_eval(space, vals)  # raises if a label it needs was recorded inactive
+        assert vals.used == {label for label, v in vals.items() if v}, dict(vals)
+        activity.append(sorted(vals.used))
+    # Every parameter is both active and inactive in some samples: the check saw both cases.
+    for label in compiled.labels:
+        seen = sum(label in used for used in activity)
+        assert 0 < seen < 1000 or compiled.param(label).always_active, label
+
+
+def test_a_shared_node_comes_after_all_its_parent_choices():
+    compiled = compile_space(shared_spaces()["two_choices"])
+    assert compiled.labels == ("a", "c", "b", "lr")
+    assert set(compiled.param("lr").conditions) == {(("a", 0),), (("c", 1), ("b", 0))}
