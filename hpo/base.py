@@ -131,9 +131,13 @@ class Trials:
 
     asynchronous = False
 
+    #: The search function behind :meth:`fmin`. :mod:`hpo.fmin` sets it when it is imported
+    #: (``import hpo`` does), so that this record never imports the loop that sits above it.
+    search = None
+
     def __init__(self, exp_key=None, refresh=True):
         self._exp_key = exp_key
-        self.attachments = {}
+        self.attachments = AttachmentDict()
         self._init_records()
         if refresh:
             self.refresh()
@@ -245,7 +249,7 @@ class Trials:
 
     def delete_all(self):
         """Forget every trial and attachment."""
-        self.attachments = {}
+        self.attachments = AttachmentDict()
         self._init_records()
 
     # -- reading ------------------------------------------------------------------------------
@@ -262,6 +266,10 @@ class Trials:
     @property
     def trials(self):
         return self._trials
+
+    def trial_by_tid(self, tid):
+        """The document of trial ``tid`` (``KeyError`` when there is none)."""
+        return self._by_tid[tid]
 
     @property
     def unfinished_trials(self):
@@ -351,11 +359,53 @@ class Trials:
     # -- running ------------------------------------------------------------------------------
 
     def fmin(self, fn, space, algo=None, max_evals=None, **kwargs):
-        """``hpo.fmin`` on these trials (Hyperopt's ``Trials.fmin``)."""
-        from .fmin import fmin  # deferred: fmin sits above base in the import order
+        """``hpo.fmin(fn, space, ..., trials=self)`` (Hyperopt's ``Trials.fmin``)."""
+        return type(self).search(fn, space, algo=algo, max_evals=max_evals, trials=self,
+                                 allow_trials_fmin=False, **kwargs)
 
-        return fmin(fn, space, algo=algo, max_evals=max_evals, trials=self,
-                    allow_trials_fmin=False, **kwargs)
+
+class AttachmentDict(dict):
+    """``trials.attachments`` in memory: a dict that remembers which names changed.
+
+    The ``trials_save_file`` journal appends only the changed attachments after each trial.
+
+    >>> a = AttachmentDict(); a["x"] = b"1"; sorted(a.changed)
+    ['x']
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.changed = set(self)
+
+    def __setitem__(self, name, value):
+        super().__setitem__(name, value)
+        self.changed.add(name)
+
+    def __delitem__(self, name):
+        super().__delitem__(name)
+        self.changed.add(name)
+
+    def pop(self, name, *default):
+        self.changed.add(name)
+        return super().pop(name, *default)
+
+    def popitem(self):
+        name, value = super().popitem()
+        self.changed.add(name)
+        return name, value
+
+    def setdefault(self, name, default=None):
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def update(self, *args, **kwargs):
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def clear(self):
+        self.changed.update(self)
+        super().clear()
 
 
 class TrialAttachments:

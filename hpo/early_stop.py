@@ -1,10 +1,17 @@
 """Early-stopping functions for ``fmin(early_stop_fn=...)``.
 
->>> from hpo import fmin, hp, rand
+``fmin`` calls ``early_stop_fn(trials, *args)`` once per finished trial, in the order trials
+finish; ``trials.trials[-1]`` is the trial that just finished (see
+:class:`hpo.loop.FinishedTrialsView`). It returns ``(stop, args)``; ``args`` come back on the
+next call.
+
+>>> from hpo import Trials, fmin, hp, rand
 >>> from hpo.early_stop import no_progress_loss
->>> trials_best = fmin(lambda x: 1.0, hp.uniform("x", 0, 1), algo=rand.suggest,
-...                    max_evals=100, early_stop_fn=no_progress_loss(5),
-...                    show_progressbar=False)
+>>> trials = Trials()
+>>> _ = fmin(lambda x: 1.0, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=100,
+...          trials=trials, early_stop_fn=no_progress_loss(5), show_progressbar=False)
+>>> len(trials)   # the first trial sets the best loss, five more fail to improve it
+6
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The options of ``fmin``: validation at the API boundary and defaults.
 
-Both drivers -- the in-process loop of :mod:`hpo.fmin` and the asynchronous one of
-:mod:`hpo.stores.driver` -- use these, so an option means the same thing everywhere.
+:func:`hpo.fmin` validates every option here, before anything runs, whatever the trials and
+the executor.
 
 >>> validate_fmin_options(10, None, None, None, 1, True, None, print, None)
 >>> validate_fmin_options(-1, None, None, None, 1, True, None, print, None)

@@ -2,7 +2,6 @@
 
 import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from hpo import (
     space_eval,
 )
 from hpo.early_stop import no_progress_loss
+from hpo.trials_file import load_trials
 from hpo.exceptions import (
     AllTrialsFailed,
     InvalidAnnotatedParameter,
@@ -38,6 +38,12 @@ from hpo.exceptions import (
     InvalidSpaceAssignment,
     TrialsFileError,
 )
+
+def checkout_env():
+    """The environment for a subprocess that must import the hpo of this checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+
 
 SPACE = {"x": hp.uniform("x", -5, 5), "c": hp.choice("c", [0, {"y": hp.normal("y", 0, 1)}])}
 
@@ -309,26 +315,42 @@ def test_points_to_evaluate_outside_the_space():
 
 
 def test_trials_save_file_is_written_and_resumed(tmp_path):
-    path = tmp_path / "search.pkl"
-    run(max_evals=5, trials_save_file=str(path))
-    with open(path, "rb") as f:
-        assert len(pickle.load(f)) == 5
+    path = tmp_path / "search.jsonl"
+    calls = []
+
+    def counted(p):
+        calls.append(p["x"])
+        return quadratic(p)
+
+    first = Trials()
+    run(counted, max_evals=5, trials=first, trials_save_file=str(path))
+    assert len(load_trials(path)) == 5
     trials = Trials()
-    trials_best = run(max_evals=9, trials=trials, trials_save_file=str(path),
-                      rstate=np.random.default_rng(1))
-    with open(path, "rb") as f:
-        saved = pickle.load(f)
-    assert len(saved) == 9 and saved.tids == list(range(9)) and trials_best == saved.argmin
+    best = run(counted, max_evals=9, trials=trials, trials_save_file=str(path),
+               rstate=np.random.default_rng(1))
+    saved = load_trials(path)
+    # The resumed search continued the saved one: 4 new evaluations, not 9, and the first
+    # five trials are those of the first run.
+    assert len(calls) == 9
+    assert [t["misc"]["vals"] for t in saved][:5] == [t["misc"]["vals"] for t in first]
+    assert saved.losses()[:5] == first.losses()
+    assert len(saved) == 9 and saved.tids == list(range(9))
+    losses = saved.losses()
+    best_vals = saved.trials[losses.index(min(losses))]["misc"]["vals"]
+    assert best == {label: v[0] for label, v in best_vals.items() if v}
     # the caller's own Trials object holds the resumed search
     assert trials.tids == saved.tids
 
 
-@pytest.mark.parametrize("content", [b"", b"not a pickle at all", None], ids=["empty", "garbage", "truncated"])
+@pytest.mark.parametrize("content", [b"", b"not a journal at all\n", None],
+                         ids=["empty", "garbage", "damaged-middle"])
 def test_damaged_trials_save_file_raises_and_is_left_untouched(tmp_path, content):
-    path = tmp_path / "search.pkl"
-    if content is None:  # a real file cut short, as a crash while copying would leave it
+    path = tmp_path / "search.jsonl"
+    if content is None:  # a real journal with a record damaged in the middle
         run(max_evals=5, trials_save_file=str(path))
-        content = path.read_bytes()[:-20]
+        lines = path.read_bytes().split(b"\n")
+        lines[2] = lines[2][:-7]
+        content = b"\n".join(lines)
     path.write_bytes(content)
     with pytest.raises(TrialsFileError, match=str(path)):
         run(trials_save_file=str(path))
@@ -336,24 +358,24 @@ def test_damaged_trials_save_file_raises_and_is_left_untouched(tmp_path, content
 
 
 def test_keyboard_interrupt_keeps_finished_trials_and_saves(tmp_path):
-    path = tmp_path / "search.pkl"
+    path = tmp_path / "search.jsonl"
     trials = Trials()
     count = []
 
     def fn(p):
-        count.append(1)
+        count.append(p["x"])
         if len(count) == 4:
             raise KeyboardInterrupt
         return p["x"] ** 2
 
     with pytest.raises(KeyboardInterrupt):
         run(fn, trials=trials, max_evals=10, trials_save_file=str(path))
-    with open(path, "rb") as f:
-        saved = pickle.load(f)
+    saved = load_trials(path)
     assert len(saved) == 3 and all(t["state"] == JOB_STATE_DONE for t in saved)
+    assert [t["result"]["loss"] for t in saved] == [x ** 2 for x in count[:3]]
+    assert len(trials) == 3
     run(max_evals=10, trials_save_file=str(path))
-    with open(path, "rb") as f:
-        assert len(pickle.load(f)) == 10
+    assert len(load_trials(path)) == 10
 
 
 RESUME_SCRIPT = textwrap.dedent("""
@@ -361,6 +383,8 @@ RESUME_SCRIPT = textwrap.dedent("""
     import numpy as np
     from hpo import fmin, hp, anneal
     def objective(x):
+        with open(sys.argv[4], "a") as f:  # every evaluation, in the order they ran
+            f.write(f"{x!r}\\n")
         time.sleep(0.02)  # long enough for the parent to kill us mid-search
         return (x - 1) ** 2
     fmin(objective, hp.uniform("x", -3, 3), algo=anneal.suggest, max_evals=int(sys.argv[2]),
@@ -369,33 +393,43 @@ RESUME_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _saved_count(path):
+def _finished_count(path):
     try:
-        with open(path, "rb") as f:
-            return len(pickle.load(f))
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        return sum(t["state"] == JOB_STATE_DONE for t in load_trials(path))
+    except (FileNotFoundError, TrialsFileError):
         return 0
 
 
 def test_resume_after_sigkill_reaches_exactly_max_evals(tmp_path):
-    path, script = tmp_path / "search.pkl", tmp_path / "search.py"
+    path, script, log = tmp_path / "search.jsonl", tmp_path / "search.py", tmp_path / "calls.txt"
     script.write_text(RESUME_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(path), "60", "0"])
+    env = checkout_env()
+    proc = subprocess.Popen([sys.executable, str(script), str(path), "60", "0", str(log)], env=env)
     deadline = time.monotonic() + 120
-    while _saved_count(path) < 10:  # poll the file: kill only once trials are really saved
+    while _finished_count(path) < 10:  # poll the file: kill only once trials are really saved
         assert proc.poll() is None, "the search ended before it could be killed"
         assert time.monotonic() < deadline, "no trials were saved in time"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = _saved_count(path)
+    before = load_trials(path)
+    killed_at = sum(t["state"] == JOB_STATE_DONE for t in before)
     assert 10 <= killed_at < 60
-    subprocess.run([sys.executable, str(script), str(path), "60", "1"], check=True, timeout=300)
-    with open(path, "rb") as f:
-        trials = pickle.load(f)
+    subprocess.run([sys.executable, str(script), str(path), "60", "1", str(log)], check=True,
+                   timeout=300, env=env)
+    trials = load_trials(path)
     assert len(trials) == 60
     assert sorted(trials.tids) == list(range(60))
     assert all(t["state"] == JOB_STATE_DONE for t in trials)
+    # Nothing finished before the kill was run again or lost: the resumed process evaluated
+    # only what was missing, and the saved results are those of the first run.
+    evaluated = log.read_text().split()
+    assert len(evaluated) <= 60 + 1  # at most the trial that was running when killed, twice
+    done_before = {t["tid"]: t["result"]["loss"] for t in before if t["state"] == JOB_STATE_DONE}
+    assert all(trials.trial_by_tid(tid)["result"]["loss"] == loss
+               for tid, loss in done_before.items())
+    # The journal leaves no temporary files behind, whenever it was killed.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.txt", "search.jsonl", "search.py"]
 
 
 def test_algorithm_options_are_bound_with_partial():

@@ -1,9 +1,9 @@
 """Trials backed by a job store: :class:`StoreTrials` and Hyperopt's :class:`MongoTrials`.
 
 They are :class:`hpo.base.Trials`, so algorithms, ``best_trial``, ``argmin``, ``losses()`` and
-the rest work unchanged; ``fmin(..., trials=StoreTrials(url))`` runs the asynchronous driver
-(:mod:`hpo.stores.driver`): trials are queued in the store and evaluated by ``hpo-worker``
-processes, or by ``n_workers`` local workers that ``fmin`` starts itself.
+the rest work unchanged; ``fmin(..., trials=StoreTrials(url))`` runs the search loop with the
+store executor (:mod:`hpo.executors.store`): trials are queued in the store and evaluated by
+``hpo-worker`` processes, or by ``n_workers`` local workers that ``fmin`` starts itself.
 
 >>> import os, tempfile
 >>> from hpo import fmin, hp, rand
@@ -19,10 +19,27 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 
-from ..base import JOB_FINISHED_STATES, JOB_STATE_CANCEL, JOB_STATE_NEW, Trials
+import logging
+
+from ..base import JOB_FINISHED_STATES, JOB_STATE_CANCEL, JOB_STATE_ERROR, JOB_STATE_NEW, Trials
 from . import open_store
-from .base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRY_FOR, DuplicateTrialId
-from .payload import DOMAIN_ATTACHMENT, decode_value, encode_value
+from .base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_RETRY_FOR,
+    DuplicateTrialId,
+    PayloadVerificationError,
+    validate_exp_key,
+)
+from .payload import (
+    DOMAIN_ATTACHMENT,
+    decode_value,
+    encode_value,
+    resolve_secret,
+    sign_suggestion,
+    verify_result,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class StoreAttachments(MutableMapping):
@@ -58,7 +75,8 @@ class StoreAttachments(MutableMapping):
         return len(list(iter(self)))
 
     def __contains__(self, name):
-        return self._store.get_attachment(self._exp_key, name) is not None
+        # Presence only: a model's weights are not downloaded to learn that they exist.
+        return self._store.has_attachment(self._exp_key, name)
 
 
 class StoreTrials(Trials):
@@ -91,6 +109,7 @@ class StoreTrials(Trials):
             raise ValueError(f"stale_after must be a number of seconds > 0, got {stale_after!r}")
         if not (isinstance(max_attempts, int) and max_attempts >= 1):
             raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
+        validate_exp_key(exp_key)
         self._options = dict(secret=secret, stale_after=stale_after, max_attempts=max_attempts,
                              connect_timeout=connect_timeout, retry_for=retry_for,
                              workdir=workdir, cmd=cmd)
@@ -100,6 +119,7 @@ class StoreTrials(Trials):
         self.stale_after, self.max_attempts = float(stale_after), max_attempts
         self.workdir = workdir
         self._exp_key = exp_key
+        self._secret = resolve_secret(secret)
         self.attachments = StoreAttachments(self.store, exp_key, secret)
         self._token = None
         self.domain_sha256 = None  # set by the driver once the domain is stored
@@ -120,10 +140,29 @@ class StoreTrials(Trials):
 
     # -- reading the store incrementally ---------------------------------------------------------
 
+    def _verified(self, doc):
+        """``doc``, or when its result fails the signature check, the same trial as ERROR.
+
+        With a secret, every worker signs the result it writes; a result that does not verify
+        (written by someone without the secret) is never used as a loss.
+        """
+        if doc["state"] not in JOB_FINISHED_STATES or self._secret is None:
+            return doc
+        if (doc["misc"].get("error") or [None])[0] == "WorkerLost":
+            return doc  # written by a driver's requeue, not by a worker: there is no result
+        try:
+            verify_result(doc, self._secret)
+        except PayloadVerificationError as e:
+            logger.error("%s; the trial is recorded as failed", e)
+            doc = dict(doc, state=JOB_STATE_ERROR,
+                       result={"status": "fail", "failure": "unverified result"})
+            doc["misc"] = dict(doc["misc"], error=["PayloadVerificationError", str(e)])
+        return doc
+
     def apply_changes(self, docs):
         """Fold changed documents from the store into the local records; returns their tids."""
         changed = []
-        for doc in docs:
+        for doc in map(self._verified, docs):
             local = self._by_tid.get(doc["tid"])
             if local is None:
                 if doc["state"] == JOB_STATE_CANCEL:
@@ -173,6 +212,9 @@ class StoreTrials(Trials):
                 doc["misc"].setdefault("workdir", self.workdir)
             self.assert_valid_trial(doc)
         for _ in range(10):
+            if self._secret is not None:
+                for doc in docs:  # signed with their final tids, so after any renumbering
+                    doc["misc"]["suggestion_hmac"] = sign_suggestion(doc, self._secret)
             try:
                 self.store.insert_trials(docs)
                 break
@@ -204,12 +246,6 @@ class StoreTrials(Trials):
     def queued(self):
         """Local documents that are NEW (queued, not reserved yet)."""
         return [d for d in self._pending.values() if d["state"] == JOB_STATE_NEW]
-
-    def fmin(self, fn, space, algo=None, max_evals=None, **kwargs):
-        """Run a search whose trials are evaluated by workers (see :func:`hpo.fmin`)."""
-        from .driver import store_fmin
-
-        return store_fmin(self, fn, space, algo=algo, max_evals=max_evals, **kwargs)
 
 
 def _renumber(doc, tid):

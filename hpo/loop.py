@@ -1,0 +1,236 @@
+"""The one search loop behind every ``fmin`` call, whatever evaluates the trials.
+
+Ask the algorithm for as many configurations as the executor has room for → insert them into
+the record → let the executor make progress → take the trials that finished, in the order
+they finished → for each: journal it, check its error, update the progress bar, check the stop
+conditions → again. Executors (:mod:`hpo.executors`) differ only in where a trial is
+evaluated; this loop is the only place that decides when a search stops.
+
+>>> from hpo import Trials, hp, rand
+>>> from hpo.base import Domain
+>>> from hpo.executors import InProcessExecutor
+>>> import numpy as np
+>>> trials = Trials()
+>>> loop = SearchLoop(trials, Domain(abs, hp.uniform("x", -1, 1)), rand.suggest,
+...                   InProcessExecutor(), np.random.default_rng(0), max_evals=4)
+>>> _ = loop.run(); len(trials), loop.stop_reason
+(4, None)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from . import progress
+from .base import JOB_STATE_ERROR, insert_points
+
+logger = logging.getLogger(__name__)
+
+
+class FinishedTrialsView:
+    """What ``early_stop_fn`` receives: the trials, with the finished ones in finishing order.
+
+    ``view.trials`` (and iteration, ``len``, indexing, ``results``, ``losses()``,
+    ``statuses()``, ``tids``) cover the trials that had finished when the stop check ran, in
+    the order they finished, so ``view.trials[-1]`` is the trial that just finished — with one
+    worker or twenty, queued or not. Every other attribute is the record's own
+    (``best_trial``, ``argmin``, ``history``, ``attachments``, ...).
+    """
+
+    def __init__(self, record, n_finished):
+        self._record, self._n = record, n_finished
+
+    def __getattr__(self, name):
+        return getattr(self._record, name)
+
+    @property
+    def trials(self):
+        return _FinishedSequence(self._record, self._n)
+
+    def __iter__(self):
+        return iter(self.trials)
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, item):
+        return self.trials[item]
+
+    @property
+    def tids(self):
+        return [int(t) for t in self._record.history.tids[: self._n]]
+
+    @property
+    def results(self):
+        return [t["result"] for t in self.trials]
+
+    def losses(self, bandit=None):
+        return [r.get("loss") for r in self.results]
+
+    def statuses(self, bandit=None):
+        return [r.get("status") for r in self.results]
+
+
+class _FinishedSequence:
+    """The first ``n`` finished trial documents of a record, in finishing order, without a copy."""
+
+    def __init__(self, record, n):
+        self._record, self._n = record, n
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self[i] for i in range(*item.indices(self._n))]
+        if item < 0:
+            item += self._n
+        if not 0 <= item < self._n:
+            raise IndexError("finished trial index out of range")
+        return self._record.trial_by_tid(int(self._record.history.tids[item]))
+
+    def __iter__(self):
+        return (self[i] for i in range(self._n))
+
+
+class SearchLoop:
+    """One search: ``run()`` it once.
+
+    ``journal``: an object with ``record(doc)`` called for every inserted and every finished
+    trial (the ``trials_save_file``), or None. ``stop_reason`` tells afterwards why the
+    search stopped before ``max_evals`` (None when it ran to the end).
+    """
+
+    def __init__(self, trials, domain, algo, executor, rstate, max_evals=None, timeout=None,
+                 loss_threshold=None, early_stop_fn=None, progress_callback=None, journal=None,
+                 points_to_evaluate=None):
+        self.trials, self.domain, self.algo = trials, domain, algo
+        self.executor, self.rstate = executor, rstate
+        self.max_evals = sys.maxsize if max_evals is None else int(max_evals)
+        self.timeout, self.loss_threshold = timeout, loss_threshold
+        self.early_stop_fn, self.early_stop_args = early_stop_fn, []
+        self.progress_callback = progress_callback or progress.no_progress_callback
+        self.journal = journal
+        self.points_to_evaluate = points_to_evaluate
+        self.exhausted = False
+        self.stop_reason = None
+        self._started = None
+
+    # -- asking -----------------------------------------------------------------------------------
+
+    def _ask(self):
+        """Queue as many new trials as the executor has room for and ``max_evals`` allows."""
+        if self.exhausted:
+            return
+        n = min(self.executor.room(self.trials), self.max_evals - len(self.trials))
+        if n <= 0:
+            return
+        trials = self.trials
+        docs = self.algo(trials.new_trial_ids(n), self.domain, trials,
+                         int(self.rstate.integers(2**31 - 1)))
+        if not docs:
+            logger.info("the algorithm has no more configurations to suggest")
+            self.exhausted = True
+            return
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+        if self.journal is not None:
+            for doc in docs:
+                self.journal.record(doc)
+
+    def _insert_points(self):
+        """``points_to_evaluate``: the user's configurations go first (after the executor has
+        started, so that store-backed trials carry the stored domain's hash)."""
+        if not self.points_to_evaluate:
+            return
+        trials = self.trials
+        n_before = len(trials)
+        insert_points(trials, self.domain, self.points_to_evaluate)
+        trials.refresh()
+        if self.journal is not None:
+            for doc in trials.trials[n_before:]:
+                self.journal.record(doc)
+
+    def _done(self):
+        trials = self.trials
+        return not trials.unfinished_trials and (self.exhausted or len(trials) >= self.max_evals)
+
+    # -- finished trials ----------------------------------------------------------------------------
+
+    def _finished(self, doc, n_finished, bar):
+        """Everything that happens once per finished trial; returns a reason to stop, or None."""
+        if self.journal is not None:
+            self.journal.record(doc)
+        if doc["state"] == JOB_STATE_ERROR:
+            self.executor.raise_for(doc)
+        bar.update(1)
+        history = self.trials.history
+        if history.n_ok and history.best_tid == doc["tid"]:
+            bar.postfix = f"best loss: {history.best_loss:.6g}"
+        if self.loss_threshold is not None and history.best_loss <= self.loss_threshold:
+            return f"best loss {history.best_loss:.6g} reached loss_threshold"
+        if self.early_stop_fn is not None:
+            view = FinishedTrialsView(self.trials, n_finished)
+            stop, self.early_stop_args = self.early_stop_fn(view, *self.early_stop_args)
+            if stop:
+                return "early_stop_fn asked to stop"
+        return None
+
+    def _timed_out(self):
+        return self.timeout is not None and time.monotonic() - self._started >= self.timeout
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def run(self):
+        trials = self.trials
+        self._started = time.monotonic()
+        total = None if self.max_evals == sys.maxsize else self.max_evals
+        self.executor.start(trials, self.domain)
+        try:
+            self._insert_points()
+            with self.progress_callback(initial=len(trials.history), total=total) as bar:
+                while self.stop_reason is None:
+                    self._ask()
+                    if self._done():
+                        break
+                    n_before = len(trials.history)
+                    self.executor.step(trials)
+                    for n in range(n_before + 1, len(trials.history) + 1):
+                        doc = trials.trial_by_tid(int(trials.history.tids[n - 1]))
+                        self.stop_reason = self._finished(doc, n, bar)
+                        if self.stop_reason is not None:
+                            break
+                    if self.stop_reason is None and self._timed_out():
+                        self.stop_reason = f"timeout of {self.timeout:g} s reached"
+        except BaseException:
+            # KeyboardInterrupt, an objective's error or a store failure: close what was
+            # started, leave nothing queued behind, then let the error through.
+            self._close(stopped_early=True, raising=True)
+            raise
+        if self.stop_reason is not None:
+            logger.info("stopping: %s", self.stop_reason)
+        self._close(stopped_early=self.stop_reason is not None, raising=False)
+        return trials
+
+    def _close(self, stopped_early, raising):
+        try:
+            self.executor.close(self.trials, stopped_early)
+        except Exception as e:
+            if not raising:
+                raise
+            logger.error("while stopping after an error: %s: %s", type(e).__name__, e)
+        finally:
+            if self.journal is not None:
+                self._close_journal(raising)
+
+    def _close_journal(self, raising):
+        try:
+            self.journal.close(self.trials)
+        except Exception as e:
+            if not raising:
+                raise
+            # The error that stopped the search matters more; every trial was journaled already.
+            logger.error("could not compact trials_save_file: %s: %s", type(e).__name__, e)
+
