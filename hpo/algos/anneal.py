@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spaces.nodes import BOUNDED_KINDS, CHOICE, RANDINT
+from ..spaces.nodes import BOUNDED_KINDS, CHOICE, RANDINT, UNIFORMINT
 from .common import docs_from_rows
 
 
@@ -48,8 +48,14 @@ def _sample_near(spec, value, shrink, rng):
     if not np.isfinite(center):  # e.g. a qlognormal value of 0 has no log
         return float(spec.sample(rng, 1)[0])
     if spec.kind in BOUNDED_KINDS:
-        half = 0.5 * (spec.high - spec.low) * shrink
-        center = min(max(center, spec.low + half), spec.high - half)
+        low, high = spec.low, spec.high
+        if spec.kind == UNIFORMINT:
+            # The window spans whole bins of the integers, so with no shrinking (the prior)
+            # every value is equally likely, the end values too.
+            low, high = spec.value_bounds()
+            low, high = low - spec.q / 2, high + spec.q / 2
+        half = 0.5 * (high - low) * shrink
+        center = min(max(center, low + half), high - half)
         drawn = rng.uniform(center - half, center + half)
     else:
         drawn = rng.normal(center, spec.sigma * shrink)

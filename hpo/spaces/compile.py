@@ -35,6 +35,7 @@ from .nodes import (
     LOG_KINDS,
     OBJECT,
     RANDINT,
+    UNIFORMINT,
     Choice,
     Param,
     children,
@@ -142,6 +143,12 @@ class ParamSpec:
             return rng.choice(self.n_options, size=n, p=self.probabilities).astype(float)
         if self.kind == RANDINT:
             return rng.integers(self.low, self.high, size=n).astype(float)
+        if self.kind == UNIFORMINT:
+            # Every grid value equally likely. Rounding a uniform draw, as quniform does,
+            # would give the two end values half the probability of the others.
+            low, high = self.value_bounds()
+            n_values = round((high - low) / self.q) + 1
+            return low + self.q * rng.integers(0, n_values, size=n).astype(float)
         if self.kind in BOUNDED_KINDS:
             return self.to_value(rng.uniform(self.low, self.high, size=n))
         return self.to_value(rng.normal(self.mu, self.sigma, size=n))

@@ -110,10 +110,23 @@ def quniform(label, low, high, q):
 
 
 def uniformint(label, low, high, q=1.0):
-    """An integer uniformly distributed on ``low, ..., high`` (both included)."""
+    """An integer uniformly distributed on ``low, ..., high`` (both included).
+
+    Every value is equally likely, the end values too (unlike ``quniform``, which rounds a
+    uniform draw, so its end values get half the probability of the others). With ``q``,
+    the values are the multiples of ``q`` (a whole number) in ``[low, high]``.
+
+    >>> from hpo.spaces import sample
+    >>> sorted(set(sample(uniformint("n", 0, 3), rng=0, n=100)))
+    [0, 1, 2, 3]
+    >>> sorted(set(sample(uniformint("even", 1, 9, q=2), rng=0, n=100)))
+    [2, 4, 6, 8]
+    """
     _check_label(label)
     low, high = _bounds(label, low, high)
     q = _positive(label, "q", q)
+    if not q.is_integer():
+        raise InvalidSpaceArgument(f"{label!r}: uniformint q must be a whole number, got q={q!r}")
     _grid_has_a_point(label, low, high, q)
     return _param(label, UNIFORMINT, low=low, high=high, q=q)
 

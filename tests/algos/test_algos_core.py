@@ -6,9 +6,11 @@ from functools import partial
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from hpo import Domain, Trials, anneal, fmin, grid, hp, rand, space_eval, tpe
-from hpo.spaces import compile_space, custom
+
+from history_fixtures import finished_trials
 
 
 def run(space, algo, max_evals, fn=None, trials=None, seed=0, **kwargs):
@@ -61,6 +63,17 @@ def test_anneal_beats_random_search_on_a_smooth_function():
     anneal_best = [min(run(space, anneal.suggest, 150, sphere, seed=s).losses()) for s in range(5)]
     rand_best = [min(run(space, rand.suggest, 150, sphere, seed=s).losses()) for s in range(5)]
     assert np.median(anneal_best) < 0.5 * np.median(rand_best)
+
+
+def test_anneal_without_shrinking_draws_uniformint_values_uniformly():
+    # With shrink_coef=0 the neighbourhood is the whole prior: every value of a uniformint is
+    # equally likely wherever the model trial is.
+    space = {"n": hp.uniformint("n", 0, 3)}
+    domain = Domain(lambda p: 0.0, space)
+    trials = finished_trials([({"n": [n]}, float(n)) for n in (0, 1, 3)])
+    docs = [anneal.suggest([10 + i], domain, trials, seed=i, shrink_coef=0.0)[0] for i in range(4000)]
+    counts = np.bincount([d["misc"]["vals"]["n"][0] for d in docs], minlength=4)
+    assert scipy.stats.chisquare(counts).pvalue > 0.01
 
 
 def test_anneal_is_deterministic_for_a_seed():

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from hpo import hp, sample, space_eval
 from hpo.exceptions import DuplicateLabel, InvalidSpaceArgument, InvalidSpaceAssignment
@@ -119,6 +120,27 @@ def test_bounded_samples_stay_inside_bounds_and_on_their_grid(node, low, high, s
         # uniform in log space: the median sits in the middle of the log bounds
         spec = compile_space(node).params[0]
         assert abs(np.log(np.median(values)) - (spec.low + spec.high) / 2) < 0.1 * (spec.high - spec.low)
+
+
+@pytest.mark.parametrize("node, values", [
+    (hp.uniformint("v", 0, 3), [0, 1, 2, 3]),
+    (hp.uniformint("v", -2, 5), list(range(-2, 6))),
+    (hp.uniformint("v", 0.5, 3.7), [1, 2, 3]),
+    (hp.uniformint("v", 1, 9, q=2), [2, 4, 6, 8]),
+])
+def test_uniformint_gives_every_value_the_same_probability(node, values):
+    samples = sample(node, rng=4, n=40_000)
+    assert all(isinstance(v, int) for v in samples[:10])
+    counts = np.array([samples.count(v) for v in values])
+    assert counts.sum() == len(samples)
+    # Rounding a uniform draw gave the end values half the others' probability, which a
+    # chi-square test on this many samples rejects at p < 1e-100.
+    assert scipy.stats.chisquare(counts).pvalue > 0.01
+
+
+def test_uniformint_q_must_be_a_whole_number():
+    with pytest.raises(InvalidSpaceArgument, match="'u': uniformint q must be a whole number, got q=1.5"):
+        hp.uniformint("u", 0, 10, q=1.5)
 
 
 def test_gaussian_kinds_have_their_parameterization():
