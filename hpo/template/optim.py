@@ -82,7 +82,7 @@ def minimize(model, data=None, algo=None, max_evals=None, trials=None, rstate=No
                             "got max_evals=None")
     template = model if isinstance(model, Template) else compile_template(model)
     objective = template.objective(data, data_args=data_args, model_dir=model_dir)
-    if trials is None or type(trials).fmin is Trials.fmin:
+    if getattr(trials, "store", None) is None:
         # In this process: load data and match it to the model's parameters before the first
         # trial, so a mismatch is reported as such and not as a failed trial.
         objective.data_kwargs()
