@@ -9,6 +9,11 @@ tests; the default shows the figure as Hyperopt does).
 >>> _ = fmin(lambda x: x ** 2, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=20,
 ...          trials=trials, show_progressbar=False)
 >>> fig = main_plot_history(trials, do_show=False)
+>>> ax = fig.axes[0]
+>>> len(ax.collections[0].get_offsets()), ax.get_xlabel(), ax.get_ylabel()
+(20, 'trial id', 'loss')
+>>> float(ax.lines[0].get_ydata()[-1]) == min(trials.losses())   # the running best ends at the best loss
+True
 """
 
 from __future__ import annotations

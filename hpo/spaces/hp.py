@@ -13,6 +13,13 @@ a search.
 ...         {"kind": "tree", "depth": hp.randint("depth", 1, 10)},
 ...     ]),
 ... }
+>>> from hpo import space_eval
+>>> space_eval(space, {"lr": 0.01, "units": 64.0, "model": 1, "depth": 3})
+{'lr': 0.01, 'units': 64.0, 'model': {'kind': 'tree', 'depth': 3}}
+>>> from hpo.spaces import sample
+>>> points = sample(space, rng=0, n=200)
+>>> sorted({p["model"]["kind"] for p in points}), all(16 <= p["units"] <= 256 for p in points)
+(['svm', 'tree'], True)
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ int when the sample is evaluated. Any function can be made available the same wa
 ... def units(n_layers):
 ...     return [64] * n_layers
 >>> space = {"units": scope.units(hp.randint("n_layers", 1, 4))}
+>>> from hpo import space_eval
+>>> space_eval(space, {"n_layers": 2})
+{'units': [64, 64]}
 """
 
 from __future__ import annotations
