@@ -6,7 +6,6 @@ import copy
 import functools
 import math
 import os
-import pickle
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,6 +21,7 @@ from hpo.exceptions import AllTrialsFailed  # noqa: E402
 from hpo.nas import KerasObjective, export_best, morphism_bo, morphisms, space  # noqa: E402
 from hpo.nas.arch import Architecture, small_cnn  # noqa: E402
 from hpo.nas.objective import WEIGHTS_ATTACHMENT  # noqa: E402
+from hpo.trials_file import load_trials  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -123,18 +123,16 @@ def test_export_best_writes_a_loadable_keras_file(searched, digits, tmp_path):
 
 
 def test_weights_survive_trials_save_file_resume(digits, tmp_path):
-    path = str(tmp_path / "trials.pkl")
+    path = str(tmp_path / "trials.jsonl")
     objective = KerasObjective(*digits, epochs=1, batch_size=32)
     fmin(objective, make_space(), algo=FAST_BO, max_evals=2, trials_save_file=path,
          rstate=np.random.default_rng(1), show_progressbar=False)
-    with open(path, "rb") as f:
-        saved = pickle.load(f)
+    saved = load_trials(path)
     assert all(WEIGHTS_ATTACHMENT in saved.trial_attachments(t) for t in saved)
     # A new process would build a new objective and space and load the file.
     fmin(KerasObjective(*digits, epochs=1, batch_size=32), make_space(), algo=FAST_BO, max_evals=3,
          trials_save_file=path, rstate=np.random.default_rng(2), show_progressbar=False)
-    with open(path, "rb") as f:
-        resumed = pickle.load(f)
+    resumed = load_trials(path)
     assert len(resumed) == 3
     last = resumed.trials[-1]
     assert last["misc"]["from_tid"] in (0, 1)

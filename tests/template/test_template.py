@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import linecache
-import pickle
 import sys
 import textwrap
 import traceback
@@ -14,6 +13,7 @@ import pytest
 
 from hpo import Trials, fmin, rand
 from hpo.spaces import compile_space
+from hpo.trials_file import load_trials
 from hpo.template import (
     DuplicateTemplateLabel,
     ModelResultError,
@@ -448,14 +448,14 @@ def test_objective_keeps_only_the_best_model():
 
 
 def test_trials_save_file_resume(tmp_path):
-    path = str(tmp_path / "trials.pkl")
+    path = str(tmp_path / "trials.jsonl")
     minimize(SIMPLE, algo=rand.suggest, max_evals=4, trials_save_file=path,
              rstate=np.random.default_rng(0), verbose=False)
-    trials = pickle.load(open(path, "rb"))
+    trials = load_trials(path)
     assert len(trials) == 4
     best_run, _ = minimize(SIMPLE, algo=rand.suggest, max_evals=9, trials_save_file=path,
                            rstate=np.random.default_rng(1), verbose=False)
-    resumed = pickle.load(open(path, "rb"))
+    resumed = load_trials(path)
     assert len(resumed) == 9
     assert [d["misc"]["vals"] for d in resumed.trials[:4]] == [d["misc"]["vals"] for d in trials]
     assert set(best_run) == {"x", "shift"}
