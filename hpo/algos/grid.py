@@ -255,10 +255,18 @@ class _Visited:
         self.n_read = n
 
 
+class _VisitedCaches(weakref.WeakKeyDictionary):
+    """``{trials: _Visited}``, held weakly; pickles as empty, so a domain that carries it can
+    still be sent to workers (they rebuild the cache if they ever need it)."""
+
+    def __reduce__(self):
+        return (type(self), ())
+
+
 def _visited_for(domain, trials):
     # Cached on the domain (like the grid itself), per Trials object, weakly: the cache
     # lives as long as both do.
-    caches = domain.__dict__.setdefault("_grid_visited", weakref.WeakKeyDictionary())
+    caches = domain.__dict__.setdefault("_grid_visited", _VisitedCaches())
     history = trials.history
     visited = caches.get(trials)
     if visited is None or visited.history() is not history or visited.n_read > len(history):

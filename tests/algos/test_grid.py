@@ -3,6 +3,7 @@ with any order, exhaustion, and the per-call cost."""
 
 import itertools
 import math
+import pickle
 import time
 from functools import partial
 
@@ -255,3 +256,19 @@ def test_the_grid_of_a_space_with_shared_nodes_holds_every_distinct_point():
     assert rows == expected and len(expected) == 52
     trials = run(space, partial(grid.suggest, grid_points=2), max_evals=1000)
     assert len(trials) == 52 == len(set(points(trials)))
+
+
+def _zero(params):
+    return 0.0
+
+
+def test_a_domain_that_ran_grid_search_can_still_be_pickled():
+    # Domains are pickled to be sent to workers; the grid's cache of visited points goes
+    # along empty and is rebuilt from the trials.
+    domain = Domain(_zero, small_space())
+    trials = Trials()
+    trials.insert_trial_docs(grid.suggest([0, 1, 2], domain, trials, seed=0))
+    trials.refresh()
+    copy = pickle.loads(pickle.dumps(domain))
+    docs = grid.suggest([3, 4], copy, trials, seed=0)
+    assert len(set(points(trials)) | set(points(docs))) == 5
