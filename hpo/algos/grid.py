@@ -209,16 +209,22 @@ def _permutation(n, seed):
     return np.random.default_rng(seed).permutation(n)
 
 
-def _shuffled_index(k, n, seed):
-    """The grid index visited at position ``k`` of a seeded shuffle of ``range(n)``."""
-    if n <= _MAX_PERMUTATION:
-        return int(_permutation(n, seed)[k])
+@functools.lru_cache(maxsize=8)
+def _affine(n, seed):
+    """``(a, b)`` with ``gcd(a, n) = 1``: ``k -> (a k + b) mod n`` is a bijection of ``range(n)``."""
     rng = np.random.default_rng(seed)
     while True:
         a = int(rng.integers(1, n))
         if math.gcd(a, n) == 1:
-            break
-    return (a * k + int(rng.integers(0, n))) % n
+            return a, int(rng.integers(0, n))
+
+
+def _shuffled_index(k, n, seed):
+    """The grid index visited at position ``k`` of a seeded shuffle of ``range(n)``."""
+    if n <= _MAX_PERMUTATION:
+        return int(_permutation(n, seed)[k])
+    a, b = _affine(n, seed)
+    return (a * k + b) % n
 
 
 def _row_key(row):
@@ -294,8 +300,10 @@ def suggest(new_ids, domain, trials, seed, grid_points=5, shuffle=None):
     >>> suggest([4], domain, trials, seed=0)
     []
     """
-    if shuffle is not None and not isinstance(shuffle, (bool, int, np.integer)):
-        raise ValueError(f"shuffle must be None, True, False or an int seed, got {shuffle!r}")
+    if shuffle is not None and not (
+        isinstance(shuffle, bool) or (isinstance(shuffle, (int, np.integer)) and shuffle >= 0)
+    ):
+        raise ValueError(f"shuffle must be None, True, False or an int seed >= 0, got {shuffle!r}")
     grid = _grid_for(domain, grid_points)
     n = len(grid)
     if shuffle is True:

@@ -177,8 +177,9 @@ def test_a_point_whose_trial_was_cancelled_is_proposed_again_at_the_end():
 
 def test_shuffle_must_be_a_seed_or_a_flag():
     domain = Domain(lambda p: 0.0, small_space())
-    with pytest.raises(ValueError, match="shuffle must be None, True, False or an int seed, got 'yes'"):
-        grid.suggest([0], domain, Trials(), seed=0, shuffle="yes")
+    for bad in ("yes", -1, 0.5):
+        with pytest.raises(ValueError, match=f"shuffle must be None, True, False or an int seed >= 0, got {bad!r}"):
+            grid.suggest([0], domain, Trials(), seed=0, shuffle=bad)
 
 
 # -- shared parameters ------------------------------------------------------------------------
