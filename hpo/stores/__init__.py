@@ -5,7 +5,13 @@
 - ``sqlite:///exp.db`` (relative) or ``sqlite:////abs/exp.db``: one file, many processes on
   one machine, no server (:class:`~hpo.stores.sqlite.SQLiteStore`);
 - ``mongo://[user:pass@]host:port/db[/collection]``: many machines through MongoDB
-  (:class:`~hpo.stores.mongo.MongoStore`, imported -- with pymongo -- only when used).
+  (:class:`~hpo.stores.mongo.MongoStore`, imported -- with pymongo -- only when used);
+- ``memory://``: a new, empty store in this process (:class:`~hpo.stores.memory.MemoryStore`);
+  every ``open_store("memory://")`` is another store, so threads share one by passing the
+  store object; worker processes cannot reach it.
+
+Every store implements :class:`JobStore`; :func:`validate_exp_key` says which experiment keys
+they accept.
 
 >>> import os, tempfile
 >>> store = open_store("sqlite:///" + os.path.join(tempfile.mkdtemp(), "exp.db"))
@@ -21,16 +27,22 @@ from .base import (  # noqa: F401  (re-exported)
     DEFAULT_RETRY_FOR,
     DomainMismatch,
     DuplicateTrialId,
+    InvalidExpKey,
     JobStore,
     NotAnHpoStore,
     PayloadVerificationError,
+    ResultTooLarge,
     StoreAuthError,
     StoreError,
+    StoreFull,
+    StoreOpenError,
+    StoreReadOnly,
     StoreUnavailable,
     StoreURL,
     StoreURLError,
     WorkerTrialError,
     parse_store_url,
+    validate_exp_key,
 )
 
 
@@ -41,14 +53,20 @@ def open_store(url, connect_timeout=DEFAULT_CONNECT_TIMEOUT, retry_for=DEFAULT_R
     :class:`StoreUnavailable`; ``retry_for``: seconds an operation keeps retrying while the
     database is unavailable (restarting, locked) before raising.
 
+    >>> type(open_store("memory://")).__name__
+    'MemoryStore'
     >>> open_store("redis://localhost/0")
     Traceback (most recent call last):
     ...
-    hpo.stores.base.StoreURLError: store url 'redis://localhost/0' has unknown scheme 'redis'; known schemes: 'sqlite', 'mongo'
+    hpo.stores.base.StoreURLError: store url 'redis://localhost/0' has unknown scheme 'redis'; known schemes: 'sqlite', 'mongo', 'memory'
     """
     if isinstance(url, JobStore):
         return url
     parsed = parse_store_url(url)
+    if parsed.scheme == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore()
     if parsed.scheme == "sqlite":
         from .sqlite import SQLiteStore
 

@@ -72,6 +72,51 @@ class WorkerTrialError(StoreError, RuntimeError):
     """The objective raised in a worker (``fmin(..., catch_eval_exceptions=False)``)."""
 
 
+class InvalidExpKey(StoreError, ValueError):
+    """An ``exp_key`` is neither None nor a non-empty string."""
+
+
+class StoreOpenError(StoreError, OSError):
+    """The store's file cannot be opened or created (missing directory, permission denied)."""
+
+
+class StoreReadOnly(StoreError, PermissionError):
+    """The store can be read but not written (a read-only file or directory)."""
+
+
+class StoreFull(StoreError, OSError):
+    """The database or the disk under it is full; nothing of the failed write was kept."""
+
+
+class ResultTooLarge(StoreError, ValueError):
+    """A result (or checkpoint) is too large for one document of the store; nothing was written.
+
+    A worker records the trial as ERROR with a small result instead.
+    """
+
+
+def validate_exp_key(exp_key):
+    """``exp_key`` if it is None or a non-empty string, else :class:`InvalidExpKey`.
+
+    Experiments are told apart by their key in every store; a number, an empty string or any
+    other object would be stored differently by SQLite and MongoDB (5 and "5", None and ""
+    would collide), so they are refused.
+
+    >>> validate_exp_key("exp1")
+    'exp1'
+    >>> validate_exp_key(5)
+    Traceback (most recent call last):
+    ...
+    hpo.stores.base.InvalidExpKey: exp_key must be None or a non-empty string, got 5 of type int
+    """
+    if exp_key is None or (type(exp_key) is str and exp_key):
+        return exp_key
+    raise InvalidExpKey(
+        f"exp_key must be None or a non-empty string, got {exp_key!r} of type "
+        f"{type(exp_key).__name__}"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class StoreURL:
     """A parsed store URL; see :func:`hpo.stores.parse_store_url`."""
@@ -88,6 +133,8 @@ class StoreURL:
 
     def redacted(self):
         """The URL with the password hidden, for messages and logs."""
+        if self.scheme == "memory":
+            return "memory://"
         if self.scheme == "sqlite":
             return f"sqlite:///{self.path}"
         auth = f"{self.username}:***@" if self.username else ""
@@ -100,12 +147,17 @@ def parse_store_url(url):
 
     ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (SQLAlchemy's form);
     ``mongo://[user:pass@]host[:port]/db[/collection][?option=value]`` (Hyperopt's form;
-    ``mongodb://`` is accepted too; the collection defaults to ``jobs``).
+    ``mongodb://`` is accepted too; the collection defaults to ``jobs``); ``memory://`` (a
+    new, empty store in this process).
 
     >>> parse_store_url("mongo://u:p@localhost:1234/hpo/jobs").collection
     'jobs'
     >>> parse_store_url("sqlite:///exp.db").path
     'exp.db'
+    >>> parse_store_url("sqlite:///:memory:")
+    Traceback (most recent call last):
+    ...
+    hpo.stores.base.StoreURLError: store url 'sqlite:///:memory:': an in-memory SQLite database lives in one connection, so workers in other processes cannot share it; use 'memory://' for a store in this process or 'sqlite:///path/to/exp.db' for a file
     """
     if not isinstance(url, str):
         raise StoreURLError(f"store url must be a string, got {url!r} of type {type(url).__name__}")
@@ -122,11 +174,26 @@ def parse_store_url(url):
                 f"store url {url!r}: a SQLite url is 'sqlite:///relative.db' or "
                 f"'sqlite:////absolute/path.db' (three slashes, then the file path)"
             )
-        return StoreURL("sqlite", path=rest[1:])
+        path = rest[1:]
+        if path == ":memory:" or path.split("?", 1)[0] in (":memory:", ""):
+            raise StoreURLError(
+                f"store url {url!r}: an in-memory SQLite database lives in one connection, so "
+                f"workers in other processes cannot share it; use 'memory://' for a store in "
+                f"this process or 'sqlite:///path/to/exp.db' for a file"
+            )
+        return StoreURL("sqlite", path=path)
     if scheme in ("mongo", "mongodb"):
         return _parse_mongo(url)
+    if scheme == "memory":
+        if rest:
+            raise StoreURLError(
+                f"store url {url!r}: a memory store has no name or path; use 'memory://' (each "
+                f"open_store('memory://') is a new, empty store of this process)"
+            )
+        return StoreURL("memory")
     raise StoreURLError(
-        f"store url {url!r} has unknown scheme {scheme!r}; known schemes: 'sqlite', 'mongo'"
+        f"store url {url!r} has unknown scheme {scheme!r}; known schemes: 'sqlite', 'mongo', "
+        f"'memory'"
     )
 
 
@@ -253,6 +320,39 @@ def space_fingerprint(compiled):
     return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
 
 
+def check_trial_domains(record, docs, exp_key, where):
+    """Refuse trials of a search space other than the experiment's current one.
+
+    ``record`` is the experiment record read in the same atomic step as the insert of ``docs``
+    (see :func:`hpo.stores.domain.store_domain`): its ``domains`` map every domain hash the
+    experiment has seen to the fingerprint of its space. A document whose ``domain_sha256`` maps
+    to another fingerprint than the record's current one was suggested for a space that another
+    driver replaced meanwhile, and raises :class:`DomainMismatch`. Returns True when the record
+    must now be marked as holding trials (``used``), after which its space cannot change.
+
+    >>> record = {"space_fingerprint": "a", "domains": {"s1": "a", "s2": "b"}, "used": False}
+    >>> check_trial_domains(record, [{"domain_sha256": "s1"}], "e", "memory://")
+    True
+    >>> check_trial_domains(record, [{"domain_sha256": "s2"}], "e", "memory://")
+    Traceback (most recent call last):
+    ...
+    hpo.stores.base.DomainMismatch: exp_key 'e' in memory://: trials of domain s2... were suggested for a search space other than the experiment's current one (another driver stored a different space meanwhile); use a new exp_key
+    """
+    if record is None:
+        return False
+    current = record.get("space_fingerprint")
+    domains = record.get("domains") or {}
+    for sha in {doc.get("domain_sha256") for doc in docs} - {None}:
+        fingerprint = domains.get(sha)
+        if fingerprint is not None and fingerprint != current:
+            raise DomainMismatch(
+                f"exp_key {exp_key!r} in {where}: trials of domain {str(sha)[:12]}... were "
+                f"suggested for a search space other than the experiment's current one (another "
+                f"driver stored a different space meanwhile); use a new exp_key"
+            )
+    return bool(docs) and not record.get("used")
+
+
 def _num(x):
     if x is None:
         return None
@@ -319,14 +419,19 @@ class JobStore:
 
     Documents returned by a store have Hyperopt's layout plus ``attempt`` (how many times the
     trial was reserved), ``heartbeat`` and ``domain_sha256``. ``exp_key`` ``None`` is an
-    experiment of its own; a worker given no exp_key reserves from every experiment.
+    experiment of its own; a worker given no exp_key reserves from every experiment. Every
+    method that takes an ``exp_key`` refuses anything but None or a non-empty string
+    (:func:`validate_exp_key`).
     """
 
     url: StoreURL
 
     # trials
     def insert_trials(self, docs):
-        """Insert NEW documents; a (exp_key, tid) that exists raises :class:`DuplicateTrialId`."""
+        """Insert NEW documents; a (exp_key, tid) that exists raises :class:`DuplicateTrialId`.
+
+        Atomically with the insert, documents of a domain whose space is not the experiment's
+        current one raise :class:`DomainMismatch` (see :func:`check_trial_domains`)."""
         raise NotImplementedError
 
     def max_tid(self, exp_key):
@@ -381,22 +486,38 @@ class JobStore:
 
     # attachments and experiment records
     def get_attachment(self, exp_key, name):
+        """The bytes stored under ``name``, or None."""
+        raise NotImplementedError
+
+    def has_attachment(self, exp_key, name):
+        """Whether ``name`` is stored (without reading its bytes)."""
         raise NotImplementedError
 
     def set_attachment(self, exp_key, name, data):
+        """Store ``data`` (bytes) under ``name``, replacing any previous value atomically."""
         raise NotImplementedError
 
     def delete_attachment(self, exp_key, name):
+        """Delete ``name``; returns 1 if it existed, else 0."""
         raise NotImplementedError
 
     def attachment_names(self, exp_key):
+        """The sorted names of the experiment's attachments."""
         raise NotImplementedError
 
     def get_experiment(self, exp_key):
-        """The experiment record (domain hash, space fingerprint, signature) or None."""
+        """The experiment record (domain hash, space fingerprint, signature, ``domains``,
+        ``used``) with the store's ``revision`` of it, or None."""
         raise NotImplementedError
 
     def set_experiment(self, exp_key, info):
+        """Replace the experiment record unconditionally (its revision goes up by one)."""
+        raise NotImplementedError
+
+    def swap_experiment(self, exp_key, expected, info):
+        """Replace the record by ``info`` only if it is still ``expected`` (the record read
+        before, or None for none); True when replaced. Compares revisions: any change in
+        between, including an insert that marked the record ``used``, makes it fail."""
         raise NotImplementedError
 
     # workers

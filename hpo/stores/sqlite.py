@@ -6,6 +6,12 @@ store-wide version counter and stamps it on the rows it touches, which makes
 :meth:`SQLiteStore.changes_since` an indexed range query: readers only ever read the rows that
 changed since their last look.
 
+The file (and SQLite's ``-wal`` and ``-shm`` files next to it, which SQLite creates with the
+file's permissions) is created readable and writable by its owner only: it holds the pickled
+objective, which workers run. Errors that retrying cannot fix -- a missing directory, a
+read-only file, a full disk -- raise :class:`~hpo.stores.StoreOpenError`,
+:class:`~hpo.stores.StoreReadOnly` and :class:`~hpo.stores.StoreFull` naming the file.
+
 >>> import os, tempfile
 >>> store = SQLiteStore(os.path.join(tempfile.mkdtemp(), "exp.db"))
 >>> store.reserve("worker-1", exp_key="exp") is None
@@ -15,6 +21,8 @@ True
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import sqlite3
 import threading
@@ -32,17 +40,25 @@ from .base import (
     DuplicateTrialId,
     JobStore,
     NotAnHpoStore,
+    StoreError,
+    StoreFull,
+    StoreOpenError,
+    StoreReadOnly,
     StoreURL,
-    StoreUnavailable,
+    StoreURLError,
+    check_trial_domains,
     dumps,
     empty_counts,
     epoch_to_datetime,
     loads,
     retry_call,
+    validate_exp_key,
 )
 
 FORMAT = "hpo-job-store"
 SCHEMA_VERSION = "1"
+#: The oldest SQLite this store runs on: reservations use ``UPDATE ... RETURNING`` (3.35).
+MIN_SQLITE_VERSION = (3, 35, 0)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hpo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,41 +80,71 @@ CREATE TABLE IF NOT EXISTS workers (
 _COLUMNS = "exp_key, tid, state, owner, attempt, heartbeat, book_time, refresh_time, version, doc"
 
 
+class SQLiteTooOld(StoreError, RuntimeError):
+    """The SQLite library Python was built with is older than :data:`MIN_SQLITE_VERSION`."""
+
+
+def check_sqlite_version(version=None):
+    """Raise :class:`SQLiteTooOld` unless SQLite ``version`` (default: the one in use) >= 3.35.
+
+    >>> check_sqlite_version((3, 31, 1))
+    Traceback (most recent call last):
+    ...
+    hpo.stores.sqlite.SQLiteTooOld: this Python uses SQLite 3.31.1, but hpo's SQLite store needs 3.35 or newer (for UPDATE ... RETURNING); use a Python built with a newer SQLite (python.org, conda and recent distributions ship one) or another store (memory://, mongo://)
+    """
+    version = tuple(sqlite3.sqlite_version_info if version is None else version)
+    if version < MIN_SQLITE_VERSION:
+        raise SQLiteTooOld(
+            f"this Python uses SQLite {'.'.join(map(str, version))}, but hpo's SQLite store "
+            f"needs {'.'.join(map(str, MIN_SQLITE_VERSION[:2]))} or newer (for UPDATE ... "
+            f"RETURNING); use a Python built with a newer SQLite (python.org, conda and recent "
+            f"distributions ship one) or another store (memory://, mongo://)"
+        )
+
+
 def _key(exp_key):
-    return "" if exp_key is None else str(exp_key)
+    # None is stored as '' (a primary key column cannot hold NULL); '' itself is refused.
+    return "" if validate_exp_key(exp_key) is None else exp_key
 
 
 def _transient(e):
     return isinstance(e, sqlite3.OperationalError) and (
-        "locked" in str(e) or "busy" in str(e) or "unable to open" in str(e)
-        or "disk I/O" in str(e)
+        "locked" in str(e) or "busy" in str(e) or "disk I/O" in str(e)
     )
 
 
 class SQLiteStore(JobStore):
-    """A job store in the SQLite file ``path`` (created if missing).
+    """A job store in the SQLite file ``path`` (created, owner-only, if missing).
 
     ``retry_for``: seconds to keep retrying while the file is locked or unreadable before
-    raising :class:`~hpo.stores.StoreUnavailable`.
+    raising :class:`~hpo.stores.StoreUnavailable`. ``max_size``: a cap in bytes on the file,
+    enforced on this connection's writes (``PRAGMA max_page_count``); a write beyond it raises
+    :class:`~hpo.stores.StoreFull`, like a full disk does.
     """
 
-    def __init__(self, path, retry_for=DEFAULT_RETRY_FOR, busy_timeout=5.0):
+    def __init__(self, path, retry_for=DEFAULT_RETRY_FOR, busy_timeout=5.0, max_size=None):
+        check_sqlite_version()
         self.path = os.fspath(path)
         self.url = StoreURL("sqlite", path=self.path)
         self.retry_for = float(retry_for)
         self._lock = threading.RLock()
         self._conn = None
+        if self.path in ("", ":memory:"):
+            raise StoreURLError(
+                f"SQLite path {self.path!r}: an in-memory database cannot be shared with worker "
+                f"processes; give a file path (or use the store 'memory://')")
+        if max_size is not None and not (isinstance(max_size, int) and max_size > 0):
+            raise ValueError(f"max_size must be a number of bytes > 0 or None, got {max_size!r}")
         if os.path.isdir(self.path):
             raise NotAnHpoStore(f"store url {self.url.redacted()!r}: {self.path!r} is a directory")
-        parent = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(parent):
-            raise StoreUnavailable(
-                f"store url {self.url.redacted()!r}: directory {parent!r} does not exist"
-            )
+        self._create_private()
         try:
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                          check_same_thread=False)
             self._retry(self._setup, "opening the store")
+            if max_size is not None:
+                page = self._conn.execute("PRAGMA page_size").fetchone()[0]
+                self._conn.execute(f"PRAGMA max_page_count = {max(1, math.ceil(max_size / page))}")
         except sqlite3.DatabaseError as e:
             self.close()
             if _transient(e):
@@ -113,10 +159,69 @@ class SQLiteStore(JobStore):
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _create_private(self):
+        """Create the file with mode 0600 before SQLite does (SQLite would use 0644).
+
+        Opening it read-write here also tells a missing directory, a permission problem and a
+        read-only file apart, with a message for each, before SQLite reports them all as
+        "unable to open database file".
+        """
+        where = f"store url {self.url.redacted()!r}"
+        parent = os.path.dirname(os.path.abspath(self.path))
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            raise StoreOpenError(
+                f"{where}: directory {parent!r} does not exist; create it first") from None
+        except OSError as e:
+            exists = os.path.exists(self.path)
+            if e.errno == errno.EROFS or (exists and e.errno in (errno.EACCES, errno.EPERM)
+                                          and os.access(self.path, os.R_OK)):
+                raise StoreReadOnly(
+                    f"{where}: {self.path!r} can be read but not written ({e.strerror}); workers "
+                    f"and drivers write to the store, so make it writable or copy it to a "
+                    f"writable place") from e
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise StoreOpenError(
+                    f"{where}: permission denied {'opening' if exists else 'creating'} "
+                    f"{self.path!r} ({e.strerror}); this user must be able to create and write "
+                    f"files in {parent!r}") from e
+            if e.errno == errno.ENOSPC:
+                raise StoreFull(f"{where}: the disk holding {parent!r} is full") from e
+            raise StoreOpenError(f"{where}: cannot open {self.path!r}: {e}") from e
+        os.close(fd)
+
+    def _mapped(self, e, what):
+        """The StoreError that a non-transient SQLite error means, or None."""
+        where = f"store url {self.url.redacted()!r} ({what})"
+        name = getattr(e, "sqlite_errorname", "") or ""
+        text = str(e)
+        if name == "SQLITE_FULL" or "database or disk is full" in text:
+            return StoreFull(
+                f"{where}: the database or the disk holding {self.path!r} is full ({text}); the "
+                f"write was rolled back. Free disk space (or raise max_size) and retry")
+        if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+            return StoreReadOnly(
+                f"{where}: {self.path!r} can be read but not written ({text}); make the file "
+                f"and its directory writable (SQLite writes {self.path}-wal and -shm next to it)")
+        if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+            return StoreOpenError(
+                f"{where}: SQLite cannot open {self.path!r} or its -wal/-shm files ({text}); "
+                f"check that its directory exists and that this user may create files in it")
+        return None
+
     def _retry(self, fn, what):
         def locked():
             with self._lock:
-                return fn()
+                if self._conn is None:
+                    raise StoreError(f"store url {self.url.redacted()!r}: the store was closed")
+                try:
+                    return fn()
+                except sqlite3.OperationalError as e:
+                    mapped = None if _transient(e) else self._mapped(e, what)
+                    if mapped is None:
+                        raise
+                    raise mapped from e
         return retry_call(locked, _transient, self.retry_for, f"{self.url.redacted()}: {what}")
 
     def _setup(self):
@@ -198,15 +303,24 @@ class SQLiteStore(JobStore):
     # -- trials -------------------------------------------------------------------------------
 
     def insert_trials(self, docs):
-        """Insert NEW trial documents (one transaction)."""
-        rows = []
+        """Insert NEW trial documents (one transaction, with the check of their domain)."""
+        rows, by_key = [], {}
         for doc in docs:
             body = {k: doc.get(k) for k in ("spec", "result", "misc", "domain_sha256")}
-            rows.append((_key(doc.get("exp_key")), int(doc["tid"]), int(doc["state"]),
-                         doc.get("owner"), dumps(body)))
+            key = _key(doc.get("exp_key"))
+            rows.append((key, int(doc["tid"]), int(doc["state"]), doc.get("owner"), dumps(body)))
+            by_key.setdefault(key, []).append(doc)
         now = time.time()
 
         def insert(c, version):
+            for key, key_docs in by_key.items():
+                row = c.execute("SELECT info FROM experiments WHERE exp_key = ?", (key,)).fetchone()
+                record = None if row is None else loads(row[0])
+                if check_trial_domains(record, key_docs, key_docs[0].get("exp_key"),
+                                       self.url.redacted()):
+                    record.update(used=True, revision=record.get("revision", 0) + 1)
+                    c.execute("UPDATE experiments SET info = ? WHERE exp_key = ?",
+                              (dumps(record), key))
             try:
                 c.executemany(
                     "INSERT INTO trials (exp_key, tid, state, owner, attempt, refresh_time, "
@@ -224,6 +338,7 @@ class SQLiteStore(JobStore):
 
     def reserve(self, owner, exp_key=None):
         """Reserve the oldest NEW trial (of ``exp_key``, or of any experiment when None)."""
+        validate_exp_key(exp_key)
         if exp_key is None:
             probe, args = "SELECT rowid FROM trials WHERE state = ? ORDER BY rowid LIMIT 1", ()
         else:
@@ -331,6 +446,7 @@ class SQLiteStore(JobStore):
         return self._write(requeue, "requeueing stale trials")
 
     def cancel_new(self, exp_key, tids):
+        validate_exp_key(exp_key)
         tids = [int(t) for t in tids]
         if not tids:
             return 0
@@ -354,6 +470,7 @@ class SQLiteStore(JobStore):
         return docs, (docs[-1]["version"] if docs else since)
 
     def get_trials(self, exp_key, tids):
+        validate_exp_key(exp_key)
         tids = [int(t) for t in tids]
         if not tids:
             return []
@@ -382,6 +499,10 @@ class SQLiteStore(JobStore):
                           (_key(exp_key), name), f"reading attachment {name!r}")
         return bytes(rows[0][0]) if rows else None
 
+    def has_attachment(self, exp_key, name):
+        return bool(self._read("SELECT 1 FROM attachments WHERE exp_key = ? AND name = ?",
+                               (_key(exp_key), name), f"looking for attachment {name!r}"))
+
     def set_attachment(self, exp_key, name, data):
         data = bytes(data)
         self._write(lambda c, v: c.execute(
@@ -401,25 +522,46 @@ class SQLiteStore(JobStore):
     def get_experiment(self, exp_key):
         rows = self._read("SELECT info FROM experiments WHERE exp_key = ?", (_key(exp_key),),
                           "reading the experiment")
-        return loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        record = loads(rows[0][0])
+        record.setdefault("revision", 0)
+        return record
+
+    def _replace_record(self, exp_key, expected, info, conditional):
+        key = _key(exp_key)
+
+        def replace(c, version):
+            row = c.execute("SELECT info FROM experiments WHERE exp_key = ?", (key,)).fetchone()
+            revision = None if row is None else loads(row[0]).get("revision", 0)
+            if conditional and (revision != (None if expected is None
+                                             else expected.get("revision", 0))):
+                return False
+            c.execute("INSERT OR REPLACE INTO experiments VALUES (?, ?)",
+                      (key, dumps(dict(info, revision=(revision or 0) + 1))))
+            return True
+        return self._write(replace, "writing the experiment")
 
     def set_experiment(self, exp_key, info):
-        self._write(lambda c, v: c.execute("INSERT OR REPLACE INTO experiments VALUES (?, ?)",
-                                           (_key(exp_key), dumps(info))),
-                    "writing the experiment")
+        self._replace_record(exp_key, None, info, conditional=False)
+
+    def swap_experiment(self, exp_key, expected, info):
+        return self._replace_record(exp_key, expected, info, conditional=True)
 
     # -- workers --------------------------------------------------------------------------------
 
     def register_worker(self, worker_id, info):
+        exp_key = validate_exp_key(info.get("exp_key"))
         self._retry(lambda: self._conn.execute(
             "INSERT OR REPLACE INTO workers VALUES (?, ?, ?, ?)",
-            (worker_id, info.get("exp_key"), dumps(info), time.time())), "registering a worker")
+            (worker_id, exp_key, dumps(info), time.time())), "registering a worker")
 
     def unregister_worker(self, worker_id):
         self._retry(lambda: self._conn.execute("DELETE FROM workers WHERE worker_id = ?",
                                                (worker_id,)), "unregistering a worker")
 
     def live_workers(self, exp_key, within):
+        validate_exp_key(exp_key)
         rows = self._read(
             "SELECT worker_id, info FROM workers WHERE last_seen >= ? AND "
             "(exp_key IS NULL OR exp_key = ?)", (time.time() - within, exp_key),
