@@ -1,0 +1,130 @@
+"""Fetching, verifying and caching the domains (objective + space) a worker runs.
+
+A trial names the SHA-256 of the domain it was suggested for; a trial inserted by hand (no
+hash) runs with its experiment's current domain. Each domain is downloaded once per worker
+and checked against its hash and, with a shared secret, its signature before it is unpickled.
+
+Two errors mean "this worker cannot run this trial": :class:`PayloadVerificationError` (the
+bytes are missing, changed or not signed with our secret) and :class:`DomainLoadError` (they
+verified but do not unpickle here, e.g. the objective's module is not importable). The
+worker then puts the trial back and exits, so that a worker that can run it does.
+
+>>> import os, tempfile, threading
+>>> from hpo.stores import open_store
+>>> cache = DomainCache(open_store("sqlite:///" + os.path.join(tempfile.mkdtemp(), "e.db")))
+>>> cache.domain_hash({"exp_key": "e", "tid": 0, "domain_sha256": "ab" * 32}) == "ab" * 32
+True
+>>> stop = threading.Event(); stop.set()   # a trial without hash, and nothing stored yet
+>>> print(cache.domain_hash({"exp_key": "e", "tid": 1}, stop))
+None
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ..stores import PayloadVerificationError, StoreError
+from ..stores.base import Backoff
+from ..stores.payload import DOMAIN_ATTACHMENT, load_domain
+
+logger = logging.getLogger("hpo.worker")
+
+SIGNATURE_BYTES = 64  # hex HMAC-SHA256, or 64 dashes for an unsigned payload
+_HEX = re.compile(rb"[0-9a-f]{64}")
+
+
+class DomainLoadError(StoreError):
+    """A domain payload verified but could not be unpickled in this worker."""
+
+
+class DomainCache:
+    """The domains of the experiments a worker serves, by hash.
+
+    ``secret``: the shared secret (default ``$HPO_SECRET``); with one, unsigned and wrongly
+    signed payloads are refused.
+    """
+
+    def __init__(self, store, secret=None):
+        self.store, self.secret = store, secret
+        self._domains = {}  # sha256 -> Domain
+
+    def __len__(self):
+        return len(self._domains)
+
+    def domain_hash(self, doc, stop=None, poll=0.5):
+        """The hash of the domain ``doc`` runs with: its own, else its experiment's current one.
+
+        A trial inserted before any domain was stored waits for one (polling every ``poll``
+        seconds at most) until the ``stop`` event is set; then None.
+        """
+        sha = doc.get("domain_sha256")
+        if sha:
+            return sha
+        backoff = Backoff(min(0.05, poll), poll)
+        while True:
+            record = self.store.get_experiment(doc["exp_key"])
+            if record is not None and record.get("sha256"):
+                return record["sha256"]
+            if stop is None or stop.wait(backoff.next()):
+                return None
+
+    def get(self, doc, stop=None):
+        """The domain to run ``doc`` with (None: no domain stored yet and ``stop`` was set)."""
+        sha = self.domain_hash(doc, stop)
+        if sha is None:
+            if stop is None:
+                raise PayloadVerificationError(
+                    f"trial {doc['tid']}: experiment {doc['exp_key']!r} in "
+                    f"{self.store.url.redacted()} has no domain stored yet")
+            return None
+        domain = self._domains.get(sha)
+        if domain is None:
+            domain = self._load(doc, sha)
+            self._domains[sha] = domain
+        return domain
+
+    def _load(self, doc, sha):
+        exp_key = doc["exp_key"]
+        where = f"{self.store.url.redacted()} (exp_key {exp_key!r})"
+        data = self.store.get_attachment(exp_key, f"{DOMAIN_ATTACHMENT}::{sha}")
+        if data is None:
+            raise PayloadVerificationError(
+                f"trial {doc['tid']}: {where} holds no domain with hash {sha[:12]!r}...")
+        signature, blob = split_signature(data, where)
+        info = {"sha256": sha, "hmac": signature}
+        try:
+            domain = load_domain(blob, info, sha, secret=self.secret, where=where)
+        except PayloadVerificationError:
+            raise
+        except Exception as e:  # unpickling runs arbitrary code: any error means "not here"
+            raise DomainLoadError(
+                f"the domain of {where} (hash {sha[:12]}...) verified but could not be "
+                f"unpickled in this worker: {type(e).__name__}: {e}. An objective defined in a "
+                f"module is pickled by reference: make that module importable here (install it "
+                f"or add its directory to PYTHONPATH)") from e
+        logger.info("loaded domain %s... of exp %r (%d bytes)", sha[:12], exp_key, len(blob))
+        return domain
+
+
+def split_signature(data, where="the store"):
+    """``(hex signature or None when unsigned, payload)`` from a stored ``signature + payload``.
+
+    Anything but 64 lowercase hex digits or 64 dashes is a :class:`PayloadVerificationError`
+    (never a decoding error): the bytes were not written by hpo.
+
+    >>> split_signature(b"-" * 64 + b"blob")
+    (None, b'blob')
+    >>> split_signature(b"\\xff" * 64 + b"blob")
+    Traceback (most recent call last):
+    ...
+    hpo.stores.base.PayloadVerificationError: the domain payload in the store has a malformed signature prefix; refusing to unpickle it
+    """
+    head = bytes(data[:SIGNATURE_BYTES])
+    if len(head) == SIGNATURE_BYTES and head == b"-" * SIGNATURE_BYTES:
+        return None, bytes(data[SIGNATURE_BYTES:])
+    if not _HEX.fullmatch(head):
+        raise PayloadVerificationError(
+            f"the domain payload in {where} has a malformed signature prefix; refusing to "
+            f"unpickle it")
+    return head.decode("ascii"), bytes(data[SIGNATURE_BYTES:])
