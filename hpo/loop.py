@@ -190,18 +190,19 @@ class SearchLoop:
         self.executor.start(trials, self.domain)
         try:
             self._insert_points()
-            with self.progress_callback(initial=len(trials.history), total=total) as bar:
+            seen = len(trials.history)
+            with self.progress_callback(initial=seen, total=total) as bar:
                 while self.stop_reason is None:
                     self._ask()
                     if self._done():
                         break
-                    n_before = len(trials.history)
                     self.executor.step(trials)
-                    for n in range(n_before + 1, len(trials.history) + 1):
-                        doc = trials.trial_by_tid(int(trials.history.tids[n - 1]))
-                        self.stop_reason = self._finished(doc, n, bar)
-                        if self.stop_reason is not None:
-                            break
+                    # Every trial folded into the history since the last look, whichever read
+                    # of the record brought it in, is handled once, in finishing order.
+                    while self.stop_reason is None and seen < len(trials.history):
+                        seen += 1
+                        doc = trials.trial_by_tid(int(trials.history.tids[seen - 1]))
+                        self.stop_reason = self._finished(doc, seen, bar)
                     if self.stop_reason is None and self._timed_out():
                         self.stop_reason = f"timeout of {self.timeout:g} s reached"
         except BaseException:

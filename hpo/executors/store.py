@@ -170,7 +170,7 @@ class StoreExecutor(Executor):
         if now >= self._clocks["workers"]:
             self.live_workers = len(store.live_workers(trials.exp_key, WORKER_TTL))
             self._clocks["workers"] = now + 2.0
-            self._warn_when_no_worker(trials, now)
+        self._warn_when_no_worker(trials, now)
         if self.workers is not None:
             self.workers.ensure_running()
 
