@@ -22,16 +22,13 @@ None
 from __future__ import annotations
 
 import logging
-import re
 
 from ..stores import PayloadVerificationError, StoreError
 from ..stores.base import Backoff
-from ..stores.payload import DOMAIN_ATTACHMENT, load_domain
+from ..stores.domain import domain_attachment_name, domain_of_experiment
+from ..stores.payload import load_domain_attachment
 
 logger = logging.getLogger("hpo.worker")
-
-SIGNATURE_BYTES = 64  # hex HMAC-SHA256, or 64 dashes for an unsigned payload
-_HEX = re.compile(rb"[0-9a-f]{64}")
 
 
 class DomainLoadError(StoreError):
@@ -63,9 +60,9 @@ class DomainCache:
             return sha
         backoff = Backoff(min(0.05, poll), poll)
         while True:
-            record = self.store.get_experiment(doc["exp_key"])
-            if record is not None and record.get("sha256"):
-                return record["sha256"]
+            sha = domain_of_experiment(self.store, doc["exp_key"])
+            if sha:
+                return sha
             if stop is None or stop.wait(backoff.next()):
                 return None
 
@@ -87,14 +84,12 @@ class DomainCache:
     def _load(self, doc, sha):
         exp_key = doc["exp_key"]
         where = f"{self.store.url.redacted()} (exp_key {exp_key!r})"
-        data = self.store.get_attachment(exp_key, f"{DOMAIN_ATTACHMENT}::{sha}")
+        data = self.store.get_attachment(exp_key, domain_attachment_name(sha))
         if data is None:
             raise PayloadVerificationError(
                 f"trial {doc['tid']}: {where} holds no domain with hash {sha[:12]!r}...")
-        signature, blob = split_signature(data, where)
-        info = {"sha256": sha, "hmac": signature}
         try:
-            domain = load_domain(blob, info, sha, secret=self.secret, where=where)
+            domain = load_domain_attachment(data, sha, secret=self.secret, where=where)
         except PayloadVerificationError:
             raise
         except Exception as e:  # unpickling runs arbitrary code: any error means "not here"
@@ -103,28 +98,5 @@ class DomainCache:
                 f"unpickled in this worker: {type(e).__name__}: {e}. An objective defined in a "
                 f"module is pickled by reference: make that module importable here (install it "
                 f"or add its directory to PYTHONPATH)") from e
-        logger.info("loaded domain %s... of exp %r (%d bytes)", sha[:12], exp_key, len(blob))
+        logger.info("loaded domain %s... of exp %r (%d bytes)", sha[:12], exp_key, len(data))
         return domain
-
-
-def split_signature(data, where="the store"):
-    """``(hex signature or None when unsigned, payload)`` from a stored ``signature + payload``.
-
-    Anything but 64 lowercase hex digits or 64 dashes is a :class:`PayloadVerificationError`
-    (never a decoding error): the bytes were not written by hpo.
-
-    >>> split_signature(b"-" * 64 + b"blob")
-    (None, b'blob')
-    >>> split_signature(b"\\xff" * 64 + b"blob")
-    Traceback (most recent call last):
-    ...
-    hpo.stores.base.PayloadVerificationError: the domain payload in the store has a malformed signature prefix; refusing to unpickle it
-    """
-    head = bytes(data[:SIGNATURE_BYTES])
-    if len(head) == SIGNATURE_BYTES and head == b"-" * SIGNATURE_BYTES:
-        return None, bytes(data[SIGNATURE_BYTES:])
-    if not _HEX.fullmatch(head):
-        raise PayloadVerificationError(
-            f"the domain payload in {where} has a malformed signature prefix; refusing to "
-            f"unpickle it")
-    return head.decode("ascii"), bytes(data[SIGNATURE_BYTES:])

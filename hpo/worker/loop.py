@@ -30,6 +30,7 @@ from ..stores import (
     StoreUnavailable,
     open_store,
 )
+from ..stores.payload import sign_result, verify_suggestion
 from ..stores.trials import StoreTrials
 from .domains import DomainCache, DomainLoadError
 from .exits import EXIT_FAILURES, EXIT_OK, EXIT_UNVERIFIED
@@ -182,7 +183,7 @@ class Worker:
             except (PayloadVerificationError, DomainLoadError) as e:
                 domain, unusable = None, e
             if domain is not None:
-                outcome = self._evaluate(domain, doc)
+                outcome = self._unverified_suggestion(doc) or self._evaluate(domain, doc)
         # Releases and results are written after the heartbeat stopped, so that a beat racing
         # with them is never mistaken for the trial having been taken away.
         if unusable is not None:
@@ -199,6 +200,10 @@ class Worker:
         written = self._finish(doc, state, result, misc_update)
         elapsed = time.monotonic() - start
         self.jobs_done += 1
+        if misc_update and misc_update["error"][0] == "PayloadVerificationError":
+            logger.error("trial %s (exp %s): %s", doc["tid"], doc["exp_key"],
+                         misc_update["error"][1])
+            return True  # a forged trial, not a failing objective
         if state == JOB_STATE_DONE:
             logger.info("trial %s (exp %s): %s loss=%s in %.3f s%s", doc["tid"], doc["exp_key"],
                         result.get("status"), result.get("loss"), elapsed,
@@ -207,6 +212,20 @@ class Worker:
             logger.warning("trial %s (exp %s): ERROR %s in %.3f s", doc["tid"], doc["exp_key"],
                            misc_update["error"][1], elapsed)
         return state == JOB_STATE_DONE
+
+    def _unverified_suggestion(self, doc):
+        """The ERROR outcome of a trial whose suggestion fails its signature check, else None.
+
+        Checked after the domain verified with this worker's secret, so a failure here means
+        the trial document was forged or altered in the store, not that this worker has the
+        wrong secret: the trial is refused and the worker goes on.
+        """
+        try:
+            verify_suggestion(doc, self.secret)
+        except PayloadVerificationError as e:
+            return (JOB_STATE_ERROR, {"status": "fail", "failure": "unverified suggestion"},
+                    {"error": ["PayloadVerificationError", str(e)]})
+        return None
 
     def _evaluate(self, domain, doc):
         """``(state, result, misc_update)``; state None when a stop interrupted the trial."""
@@ -236,17 +255,26 @@ class Worker:
         """Write the outcome; a result the store refuses becomes an ERROR naming the problem."""
         args = (doc["exp_key"], doc["tid"], self.worker_id, doc["attempt"])
         try:
-            return self.store.finish(*args, state, result, misc_update)
+            return self.store.finish(*args, state, result,
+                                     self._signed(doc, state, result, misc_update))
         except StoreUnavailable:
             raise  # the database is gone, not the result: the trial is requeued when stale
         except Exception as e:  # too large, not serializable, too deep: anything but the store
             problem = _shorten(f"the result could not be stored: {type(e).__name__}: {e}")
             logger.warning("worker %s: trial %s: %s; recording the trial as ERROR",
                            self.worker_id, doc["tid"], problem)
-            return self.store.finish(
-                *args, JOB_STATE_ERROR, {"status": "fail", "failure": problem},
-                {"error": [str(type(e)), problem],
-                 "traceback": _shorten(traceback.format_exc(), 10 * MAX_PROBLEM_CHARS)})
+            result = {"status": "fail", "failure": problem}
+            misc_update = {"error": [str(type(e)), problem],
+                           "traceback": _shorten(traceback.format_exc(), 10 * MAX_PROBLEM_CHARS)}
+            return self.store.finish(*args, JOB_STATE_ERROR, result,
+                                     self._signed(doc, JOB_STATE_ERROR, result, misc_update))
+
+    def _signed(self, doc, state, result, misc_update):
+        """``misc_update`` with the worker's signature of the outcome (when it has a secret)."""
+        signature = sign_result(doc, state, result, self.secret)
+        if signature is None:
+            return misc_update
+        return {**(misc_update or {}), "result_hmac": signature}
 
 
 def _shorten(text, limit=MAX_PROBLEM_CHARS):

@@ -14,18 +14,22 @@ from hpo import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNIN
 from hpo.base import Domain
 from hpo.early_stop import no_progress_loss
 from hpo.stores import WorkerTrialError
-from hpo.stores.driver import store_domain
 from hpo.stores.trials import StoreTrials
 from hpo.worker import Worker
-from test_stores_helpers import (
+from worker_helpers import (
     SPACE,
     always_fails,
+    deep_result,
     fails_when_negative,
+    huge_result,
     medium_slow,
+    queue,
     quadratic,
     sleepy,
     start_worker,
+    states,
     stop_processes,
+    store_domain,
     very_slow,
     wait_until,
     with_attachments,
@@ -39,11 +43,6 @@ def run(trials, fn=quadratic, max_evals=10, **kwargs):
     kwargs.setdefault("rstate", np.random.default_rng(0))
     return fmin(fn, SPACE, algo=rand.suggest, max_evals=max_evals, trials=trials,
                 show_progressbar=False, **kwargs)
-
-
-def states(trials):
-    counts = trials.store.count_by_state(trials.exp_key)
-    return {k: v for k, v in counts.items() if v}
 
 
 def test_n_workers_runs_every_trial_and_returns_the_best(sqlite_url):
@@ -104,12 +103,6 @@ def test_worker_exits_after_consecutive_failures(sqlite_url):
     proc = start_worker(sqlite_url, "e", "--max-consecutive-failures", "2")
     assert proc.wait(timeout=60) == 1
     assert states(trials) == {JOB_STATE_ERROR: 2, JOB_STATE_NEW: 3}
-
-
-def queue(trials, fn, n):
-    domain = Domain(fn, SPACE)
-    store_domain(trials, domain)
-    trials.insert_trial_docs(rand.suggest(trials.new_trial_ids(n), domain, trials, 0))
 
 
 def test_max_jobs_and_reserve_timeout(sqlite_url):
@@ -194,7 +187,7 @@ def test_keyboard_interrupt_stops_driver_and_workers(sqlite_url, tmp_path):
         import numpy as np
         from hpo import fmin, rand
         from hpo.stores.trials import StoreTrials
-        from test_stores_helpers import SPACE, slow
+        from worker_helpers import SPACE, slow
         trials = StoreTrials({sqlite_url!r}, exp_key="e")
         print("started", flush=True)
         fmin(slow, SPACE, algo=rand.suggest, max_evals=500, trials=trials, n_workers=2,
@@ -215,3 +208,29 @@ def test_keyboard_interrupt_stops_driver_and_workers(sqlite_url, tmp_path):
     counts = states(trials)
     assert JOB_STATE_NEW not in counts and JOB_STATE_RUNNING not in counts
     assert trials.store.live_workers("e", within=3600) == []  # the local workers unregistered
+
+
+def stored_outcomes(url, fn, n):
+    trials = StoreTrials(url, exp_key="big")
+    queue(trials, fn, n)
+    worker = Worker(url, exp_key="big", max_jobs=n, poll_interval=0.05, heartbeat=0.2)
+    assert worker.run() == 0  # the worker went on after the first result was refused
+    return trials, trials.store.get_trials("big", range(n))
+
+
+@pytest.mark.mongo
+def test_a_result_larger_than_a_mongo_document_becomes_an_error_trial(mongo_url):
+    trials, docs = stored_outcomes(mongo_url, huge_result, 2)
+    assert states(trials) == {JOB_STATE_ERROR: 2}
+    for doc in docs:
+        assert "could not be stored" in doc["result"]["failure"]
+        assert "DocumentTooLarge" in doc["result"]["failure"] or "ResultTooLarge" in doc["result"]["failure"]
+        assert len(repr(doc)) < 100_000  # the small result, not the 20 MB one
+
+
+def test_any_error_writing_the_result_becomes_an_error_trial(store_url):
+    trials, docs = stored_outcomes(store_url, deep_result, 2)
+    assert states(trials) == {JOB_STATE_ERROR: 2}
+    for doc in docs:
+        assert doc["result"]["failure"].startswith("the result could not be stored: Recursion")
+        assert doc["misc"]["error"][1] == doc["result"]["failure"]
