@@ -93,7 +93,10 @@ def test_inactive_labels_are_recorded_empty():
 def test_argmin_has_choice_indices_and_space_eval_maps_them():
     trials = Trials()
     best = run(trials=trials, max_evals=40)
-    assert best == trials.argmin and best["c"] in (0, 1)
+    losses = [quadratic(space_eval(SPACE, {k: v[0] for k, v in t["misc"]["vals"].items() if v}))
+              for t in trials]
+    best_vals = trials.trials[losses.index(min(losses))]["misc"]["vals"]
+    assert best == {label: v[0] for label, v in best_vals.items() if v} and best["c"] in (0, 1)
     value = run(trials=trials, max_evals=40, return_argmin=False)
     assert value == space_eval(SPACE, best)
     assert value["c"] == 0 or isinstance(value["c"], dict)

@@ -209,11 +209,12 @@ def test_data_of_wrong_dtype_or_shape_is_rejected(digits):
 
 def test_weights_travel_through_a_store_with_a_worker_process(digits, store_url):
     """On SQLite and on MongoDB, a worker process trains the child from the parent's weights."""
-    stores = pytest.importorskip("hpo.stores.trials")
-    trials = stores.StoreTrials(store_url, exp_key="nas")
+    from hpo.stores import StoreTrials
+
+    trials = StoreTrials(store_url, exp_key="nas")
     objective = KerasObjective(*digits, epochs=1, batch_size=32)
     # Two calls, so the second suggestion is made once the first network is trained (with
-    # one call the asynchronous driver may queue it while the first is still running).
+    # one call the store executor may queue it while the first is still running).
     for max_evals in (1, 2):
         fmin(objective, make_space(), algo=FAST_BO, max_evals=max_evals, trials=trials, n_workers=1,
              rstate=np.random.default_rng(6 + max_evals), show_progressbar=False)

@@ -580,11 +580,12 @@ def test_ipython_cells():
 
 
 def test_hpo_worker_processes_run_a_template():
-    stores = pytest.importorskip("hpo.stores")
     import tempfile
 
+    from hpo.stores import StoreTrials
+
     with tempfile.TemporaryDirectory() as directory:
-        trials = stores.StoreTrials(f"sqlite:///{directory}/search.db", exp_key="template")
+        trials = StoreTrials(f"sqlite:///{directory}/search.db", exp_key="template")
         best_run, _ = minimize(SIMPLE, algo=rand.suggest, max_evals=6, trials=trials,
                                rstate=np.random.default_rng(0), n_workers=2, verbose=False)
         trials.refresh()
