@@ -9,7 +9,13 @@ import pytest
 
 # ---- stores and workers: SQLite files and a MongoDB-protocol server ----------------------------
 
+import sys  # noqa: E402
+
 from mongo_server import MONGO_URL_ENV, ExternalServer, MongoTestServer  # noqa: E402
+
+# The objectives and process helpers of tests/stores/test_stores_helpers.py are imported by the
+# worker tests too (and by worker processes, by reference), wherever those tests live.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stores"))
 
 _db_names = itertools.count()
 
@@ -44,5 +50,39 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'exp.db'}"
     return request.getfixturevalue("mongo_url")
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("mongo", marks=pytest.mark.mongo)])
+def job_store(request, tmp_path):
+    """An open, empty job store, once per store kind (memory, SQLite, MongoDB).
+
+    ``job_store.test_url`` is a URL that reaches the same store from another client (None for
+    memory, whose store lives in this object only).
+    """
+    from hpo.stores import open_store
+
+    if request.param == "memory":
+        url = None
+        store = open_store("memory://")
+    else:
+        url = (f"sqlite:///{tmp_path / 'exp.db'}" if request.param == "sqlite"
+               else request.getfixturevalue("mongo_url"))
+        store = open_store(url, connect_timeout=20)
+    store.test_url = url
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def second_client(job_store):
+    """Another client of ``job_store``'s store: a new connection by URL (the store itself for
+    memory, whose only clients are the threads of this process)."""
+    from hpo.stores import open_store
+
+    if job_store.test_url is None:
+        yield job_store
+        return
+    other = open_store(job_store.test_url, connect_timeout=20)
+    yield other
+    other.close()
 
 # ---- end of the stores block ---------------------------------------------------------------------

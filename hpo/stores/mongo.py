@@ -7,8 +7,9 @@ Layout in database ``db`` for ``mongo://host:port/db/jobs``: trial documents in 
 ``jobs_workers`` and a format marker in ``jobs_meta``.
 
 An attachment in GridFS is replaced by writing the new file first and then swapping the
-reference in one ``find_one_and_update``: the writer that swapped a file out deletes it, so
-concurrent writers leak nothing, and a reader that finds its file gone reads the new reference.
+reference by compare-and-set on the attachment's revision: the writer that swapped a file out
+deletes it, so concurrent writers leak nothing, and a reader that finds its file gone reads
+the new reference.
 A result too large for one document raises :class:`~hpo.stores.ResultTooLarge` and writes
 nothing, so the worker can record a small error instead.
 
@@ -473,14 +474,22 @@ class MongoStore(JobStore):
             file_id, fields = None, {"data": Binary(data), "gridfs_id": None}
 
         def swap():
+            # A compare-and-set on the attachment's own revision: findAndModify does not return
+            # a consistent "before" document on every MongoDB-protocol server.
             for _ in range(_CONTENDED_TRIES):
-                try:
-                    return self.attachments.find_one_and_update(
-                        key, {"$set": fields}, projection={"gridfs_id": 1}, upsert=True,
-                        return_document=pymongo.ReturnDocument.BEFORE)
-                except mongo_errors.DuplicateKeyError:
-                    continue  # two first writers raced on the upsert; the loser updates now
-            raise StoreError(f"{self.url.redacted()}: could not write attachment {name!r}")
+                old = self.attachments.find_one(key, {"gridfs_id": 1, "rev": 1})
+                if old is None:
+                    try:
+                        self.attachments.insert_one(dict(key, **fields, rev=1))
+                        return None
+                    except mongo_errors.DuplicateKeyError:
+                        continue  # another first writer won; replace its value now
+                if self.attachments.update_one(
+                        dict(key, rev=_revision(old.get("rev"))),
+                        {"$set": fields, "$inc": {"rev": 1}}).matched_count:
+                    return old
+            raise StoreError(f"{self.url.redacted()}: attachment {name!r} was replaced "
+                             f"{_CONTENDED_TRIES} times while this process wrote it")
         try:
             old = self._retry(swap, f"writing attachment {name!r}")
         except BaseException:
@@ -496,10 +505,17 @@ class MongoStore(JobStore):
         key = {"exp_key": validate_exp_key(exp_key), "name": name}
 
         def delete():
-            doc = self.attachments.find_one_and_delete(key)
-            if doc is not None and doc.get("gridfs_id") is not None:
-                self.fs.delete(doc["gridfs_id"])
-            return int(doc is not None)
+            for _ in range(_CONTENDED_TRIES):
+                doc = self.attachments.find_one(key, {"gridfs_id": 1, "rev": 1})
+                if doc is None:
+                    return 0
+                if self.attachments.delete_one(dict(key, rev=_revision(doc.get("rev")))
+                                               ).deleted_count:
+                    if doc.get("gridfs_id") is not None:
+                        self.fs.delete(doc["gridfs_id"])
+                    return 1
+            raise StoreError(f"{self.url.redacted()}: attachment {name!r} kept changing "
+                             f"while this process deleted it")
         return self._retry(delete, f"deleting attachment {name!r}")
 
     def attachment_names(self, exp_key):

@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS workers (
     worker_id TEXT PRIMARY KEY, exp_key TEXT, info TEXT NOT NULL, last_seen REAL NOT NULL);
 """
 
+# Held while this process creates a store file (see SQLiteStore._create_private).
+_CREATING = threading.Lock()
+
 _COLUMNS = "exp_key, tid, state, owner, attempt, heartbeat, book_time, refresh_time, version, doc"
 
 
@@ -162,34 +165,46 @@ class SQLiteStore(JobStore):
     def _create_private(self):
         """Create the file with mode 0600 before SQLite does (SQLite would use 0644).
 
-        Opening it read-write here also tells a missing directory, a permission problem and a
-        read-only file apart, with a message for each, before SQLite reports them all as
-        "unable to open database file".
+        This also tells a missing directory, a permission problem and a read-only file apart,
+        with a message for each, before SQLite reports them all as "unable to open database
+        file". An existing file is never opened here: closing any descriptor of a file drops
+        every POSIX lock this process holds on it, including those of SQLite connections
+        already open on it, and SQLite relies on them (a connection that believes it is the
+        last one checkpoints and deletes the -wal file under the others).
         """
         where = f"store url {self.url.redacted()!r}"
         parent = os.path.dirname(os.path.abspath(self.path))
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except FileNotFoundError:
-            raise StoreOpenError(
-                f"{where}: directory {parent!r} does not exist; create it first") from None
-        except OSError as e:
-            exists = os.path.exists(self.path)
-            if e.errno == errno.EROFS or (exists and e.errno in (errno.EACCES, errno.EPERM)
-                                          and os.access(self.path, os.R_OK)):
-                raise StoreReadOnly(
-                    f"{where}: {self.path!r} can be read but not written ({e.strerror}); workers "
-                    f"and drivers write to the store, so make it writable or copy it to a "
-                    f"writable place") from e
-            if e.errno in (errno.EACCES, errno.EPERM):
+        if os.path.exists(self.path):
+            if not os.access(self.path, os.R_OK):
                 raise StoreOpenError(
-                    f"{where}: permission denied {'opening' if exists else 'creating'} "
-                    f"{self.path!r} ({e.strerror}); this user must be able to create and write "
-                    f"files in {parent!r}") from e
-            if e.errno == errno.ENOSPC:
-                raise StoreFull(f"{where}: the disk holding {parent!r} is full") from e
-            raise StoreOpenError(f"{where}: cannot open {self.path!r}: {e}") from e
-        os.close(fd)
+                    f"{where}: permission denied reading {self.path!r}; this user must be able "
+                    f"to read and write it")
+            if not os.access(self.path, os.W_OK):
+                raise StoreReadOnly(
+                    f"{where}: {self.path!r} can be read but not written; workers and drivers "
+                    f"write to the store, so make it writable or copy it to a writable place")
+            return
+        # Serialized within the process: no connection of this process can have opened the
+        # file between its creation and the close of this descriptor.
+        with _CREATING:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return  # another process created it meanwhile
+            except FileNotFoundError:
+                raise StoreOpenError(
+                    f"{where}: directory {parent!r} does not exist; create it first") from None
+            except OSError as e:
+                if e.errno == errno.EROFS:
+                    raise StoreReadOnly(f"{where}: {parent!r} is on a read-only file system") from e
+                if e.errno in (errno.EACCES, errno.EPERM):
+                    raise StoreOpenError(
+                        f"{where}: permission denied creating {self.path!r} ({e.strerror}); this "
+                        f"user must be able to create and write files in {parent!r}") from e
+                if e.errno == errno.ENOSPC:
+                    raise StoreFull(f"{where}: the disk holding {parent!r} is full") from e
+                raise StoreOpenError(f"{where}: cannot create {self.path!r}: {e}") from e
+            os.close(fd)
 
     def _mapped(self, e, what):
         """The StoreError that a non-transient SQLite error means, or None."""

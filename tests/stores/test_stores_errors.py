@@ -18,15 +18,17 @@ from hpo.stores import (
     DomainMismatch,
     NotAnHpoStore,
     StoreAuthError,
+    StoreOpenError,
     StoreUnavailable,
     StoreURLError,
     WorkerTrialError,
     open_store,
     parse_store_url,
 )
-from hpo.stores.driver import store_domain
+from hpo.stores.domain import store_domain
 from hpo.stores.payload import DOMAIN_ATTACHMENT
 from hpo.stores.trials import MongoTrials, StoreTrials
+from hpo.worker.exits import EXIT_UNAVAILABLE, EXIT_UNVERIFIED
 from mongo_server import MONGO_URL_ENV, MongoTestServer, free_port
 from test_stores_helpers import SPACE, quadratic, start_worker, worker_env
 
@@ -36,6 +38,8 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.mark.parametrize("url, message", [
     ("sqlite://exp.db", "three slashes"),
     ("sqlite:///", "three slashes"),
+    ("sqlite:///:memory:", "workers in other processes cannot share it"),
+    ("memory://name", "a memory store has no name"),
     ("exp.db", "no scheme"),
     ("mongo://:27017/db", "names no host"),
     ("mongo://localhost:port/db", "malformed"),
@@ -70,11 +74,11 @@ def test_unreachable_server_fails_after_bounded_retries():
     proc = subprocess.run([sys.executable, "-m", "hpo.cli", "worker", "--store", url,
                            "--connect-timeout", "1"],
                           env=worker_env(), capture_output=True, text=True, timeout=90)
-    assert proc.returncode == 2 and "cannot reach the MongoDB server" in proc.stderr
+    assert proc.returncode == EXIT_UNAVAILABLE and "cannot reach the MongoDB server" in proc.stderr
 
 
 def test_sqlite_in_a_missing_directory(tmp_path):
-    with pytest.raises(StoreUnavailable, match="does not exist"):
+    with pytest.raises(StoreOpenError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path}/no/such/dir/exp.db")
 
 
@@ -155,7 +159,7 @@ def test_tampered_payload_is_refused_by_a_worker_with_the_secret(sqlite_url, tmp
     tid = _plant_evil_payload(trials, marker)
     log = tmp_path / "worker.log"
     proc = start_worker(sqlite_url, "e", secret="s3cret", log=str(log))
-    assert proc.wait(timeout=60) == 3
+    assert proc.wait(timeout=60) == EXIT_UNVERIFIED
     assert not marker.exists()
     assert "does not carry a valid signature" in log.read_text()
     (doc,) = trials.store.get_trials("e", [tid])
@@ -166,20 +170,20 @@ def test_tampered_payload_is_refused_by_a_worker_with_the_secret(sqlite_url, tmp
 def test_signed_payload_needs_the_secret_and_changed_bytes_are_refused(sqlite_url, tmp_path):
     trials = StoreTrials(sqlite_url, exp_key="e", secret="s3cret")
     domain = Domain(quadratic, SPACE)
-    sha = store_domain(trials, domain)
+    sha = trials.domain_sha256 = store_domain(trials.store, "e", domain, trials.secret)
     trials.insert_trial_docs(rand.suggest(trials.new_trial_ids(1), domain, trials, 0))
     log = tmp_path / "nosecret.log"
-    assert start_worker(sqlite_url, "e", log=str(log)).wait(timeout=60) == 3
+    assert start_worker(sqlite_url, "e", log=str(log)).wait(timeout=60) == EXIT_UNVERIFIED
     assert "is signed but this process has no secret" in log.read_text()
 
     plain = StoreTrials(sqlite_url, exp_key="plain")  # no secret anywhere
-    sha = store_domain(plain, domain)
+    sha = plain.domain_sha256 = store_domain(plain.store, "plain", domain)
     plain.insert_trial_docs(rand.suggest(plain.new_trial_ids(1), domain, plain, 0))
     name = f"{DOMAIN_ATTACHMENT}::{sha}"
     stored = plain.store.get_attachment("plain", name)
     plain.store.set_attachment("plain", name, stored[:64] + pickle.dumps(_Evil(str(tmp_path / "x"))))
     log = tmp_path / "changed.log"
-    assert start_worker(sqlite_url, "plain", log=str(log)).wait(timeout=60) == 3
+    assert start_worker(sqlite_url, "plain", log=str(log)).wait(timeout=60) == EXIT_UNVERIFIED
     assert "was changed after it was stored" in log.read_text()
     assert not (tmp_path / "x").exists()
 
@@ -191,7 +195,7 @@ def test_payload_error_surfaces_in_the_driver(sqlite_url, tmp_path):
         with pytest.raises(WorkerTrialError, match="PayloadVerificationError"):
             fmin(quadratic, SPACE, algo=rand.suggest, max_evals=3, trials=trials,
                  show_progressbar=False, rstate=np.random.default_rng(0))
-        assert proc.wait(timeout=60) == 3
+        assert proc.wait(timeout=60) == EXIT_UNVERIFIED
     finally:
         if proc.poll() is None:
             proc.kill()
