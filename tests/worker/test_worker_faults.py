@@ -19,7 +19,9 @@ from hpo.stores.trials import StoreTrials
 from mongo_server import MONGO_URL_ENV, MongoTestServer, ping
 from worker_helpers import (
     SPACE,
+    process_gone,
     sleepy,
+    slow,
     start_worker,
     stop_processes,
     wait_until,
@@ -83,27 +85,32 @@ def test_killing_3_of_4_workers_loses_no_trial(store_url):
     assert len(trials.history) == 40
 
 
-def test_n_workers_replaces_a_killed_local_worker(sqlite_url):
+def test_n_workers_replaces_killed_local_workers_again_and_again(sqlite_url):
     trials = StoreTrials(sqlite_url, exp_key="local", stale_after=1.5)
     result = {}
-    driver = threading.Thread(target=run_driver, args=(trials, 30, result),
-                              kwargs={"n_workers": 2})
+    driver = threading.Thread(target=run_driver, args=(trials, 40, result),
+                              kwargs={"n_workers": 2, "fn": slow})
     driver.start()
     watcher = StoreTrials(sqlite_url, exp_key="local")
+    killed = set()
 
-    def running_pid():
-        docs = watcher.store.get_trials("local", range(30))
-        running = [d for d in docs if d["state"] == 1]
-        workers = {w["worker_id"]: w["pid"] for w in watcher.store.live_workers("local", 60)}
-        return next((workers[d["owner"]] for d in running if d["owner"] in workers), None)
-    pid = wait_until(running_pid, 120, "a running local worker")
-    os.kill(pid, signal.SIGKILL)
+    def two_new_workers():
+        registered = {w["pid"] for w in watcher.store.live_workers("local", 60)}
+        alive = {pid for pid in registered - killed if not process_gone(pid)}
+        return alive if len(alive) == 2 else None
+    # Every worker dies, twice: the search only finishes if the pool really starts new ones.
+    for _ in range(2):
+        pids = wait_until(two_new_workers, 120, "two new local workers")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        killed |= pids
     driver.join(timeout=180)
     assert not driver.is_alive(), "the driver hung"
     assert "error" not in result, result.get("error")
     docs = watcher.store.get_trials("local", range(100))
-    assert sorted(d["tid"] for d in docs) == list(range(30))
+    assert sorted(d["tid"] for d in docs) == list(range(40))
     assert all(d["state"] == JOB_STATE_DONE for d in docs)
+    assert len(killed) == 4
 
 
 def test_sqlite_locked_for_a_while_then_back(sqlite_url, tmp_path):
