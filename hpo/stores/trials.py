@@ -130,6 +130,10 @@ class StoreTrials(Trials):
     def __getstate__(self):
         if self.url is None:
             raise TypeError("StoreTrials opened on a store object cannot be pickled; pass a URL")
+        if self.store.url.scheme == "memory":
+            # Unpickled elsewhere it would open a new, empty store: refuse rather than lose.
+            raise TypeError("StoreTrials over a memory:// store cannot be pickled: the store "
+                            "lives in this process only")
         return {"url": self.url, "exp_key": self._exp_key, "options": self._options}
 
     def __setstate__(self, state):

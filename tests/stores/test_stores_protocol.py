@@ -309,3 +309,23 @@ def test_memory_urls_open_new_empty_stores():
     a.close()
     with pytest.raises(StoreError, match="closed"):
         a.count_by_state("e")
+
+
+def test_store_trials_over_a_memory_store_refuse_to_be_pickled():
+    import pickle
+
+    from hpo.stores import StoreTrials
+
+    trials = StoreTrials("memory://", exp_key="m")
+    with pytest.raises(TypeError, match="memory:// store cannot be pickled"):
+        pickle.dumps(trials)
+
+
+def test_local_workers_are_refused_for_a_memory_store():
+    from hpo import fmin, hp
+    from hpo.exceptions import InvalidFminArgument
+    from hpo.stores import StoreTrials
+
+    with pytest.raises(InvalidFminArgument, match="memory:// store lives in this process only"):
+        fmin(abs, hp.uniform("x", -1, 1), trials=StoreTrials("memory://", exp_key="m"),
+             max_evals=2, n_workers=2, show_progressbar=False)
