@@ -4,12 +4,6 @@ An objective that raises makes an ERROR trial (with the traceback); a result the
 hold makes an ERROR trial whose small result names the problem. A trial whose domain this
 worker cannot verify or load is put back in the queue and the worker exits with
 :data:`~hpo.worker.exits.EXIT_UNVERIFIED`, leaving the trial to a worker that can run it.
-
->>> import os, tempfile
->>> w = Worker("sqlite:///" + os.path.join(tempfile.mkdtemp(), "e.db"), max_jobs=1,
-...            reserve_timeout=0.05)
->>> w.run()   # nothing queued: gives up after idling 0.05 s
-0
 """
 
 from __future__ import annotations
@@ -66,6 +60,12 @@ class Worker:
     ``max_consecutive_failures``: exit after this many objective errors in a row (None: never).
     ``term_grace``: seconds a running trial may go on after a stop request (see
     :mod:`hpo.worker.stopping`). ``secret``: see :class:`~hpo.worker.domains.DomainCache`.
+
+    >>> import os, tempfile
+    >>> w = Worker("sqlite:///" + os.path.join(tempfile.mkdtemp(), "e.db"), max_jobs=1,
+    ...            reserve_timeout=0.05)
+    >>> w.run()   # nothing queued: gives up after idling 0.05 s
+    0
     """
 
     def __init__(self, store, exp_key=None, workdir=None, max_jobs=None, poll_interval=0.5,

@@ -12,9 +12,15 @@ import time
 import numpy as np
 import pytest
 
-from hpo import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, fmin, rand
+from hpo import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_NEW, JOB_STATE_RUNNING, fmin, rand
 from hpo.stores.trials import StoreTrials
-from hpo.worker.pool import POLICY_FAILURES, POLICY_RESTARTS, LocalWorkers, LocalWorkersFailed
+from hpo.worker.pool import (
+    POLICY_FAILURES,
+    POLICY_FATAL,
+    POLICY_RESTARTS,
+    LocalWorkers,
+    LocalWorkersFailed,
+)
 from mongo_server import MONGO_URL_ENV, MongoTestServer
 from worker_helpers import (
     RELEASE_FILE_ENV,
@@ -76,7 +82,7 @@ def test_consecutive_failures_policy_names_itself(sqlite_url):
     message = str(info.value)
     assert "max_consecutive_failures=2" in message and "catch_eval_exceptions=True" in message
     assert "1 (too many failed trials in a row (max_consecutive_failures)) x2" in message
-    assert states(trials) == {JOB_STATE_ERROR: 4, 0: 16}
+    assert states(trials) == {JOB_STATE_ERROR: 4, JOB_STATE_NEW: 16}
 
 
 def test_crashed_workers_are_replaced_until_max_restarts(sqlite_url, tmp_path, monkeypatch):
@@ -210,3 +216,18 @@ def test_workers_stop_when_their_fork_server_dies_and_the_pool_starts_another(
         assert pool.statuses == [None, None]  # lost with their server, not reaped by it
     finally:
         pool.stop()
+
+
+def test_a_domain_the_workers_cannot_verify_ends_the_pool_at_once(sqlite_url):
+    trials = StoreTrials(sqlite_url, exp_key="e", secret="the-drivers-secret")
+    queue(trials, quadratic, 2)
+    pool = LocalWorkers(sqlite_url, "e", 2, secret="another-secret", heartbeat=0.2)
+    pool.start()
+    try:
+        with pytest.raises(LocalWorkersFailed) as info:
+            serve(pool, trials, until=lambda: False, timeout=60)
+    finally:
+        pool.stop()
+    assert info.value.policy == POLICY_FATAL and pool.restarts == 0
+    assert "status 3 (the domain payload could not be verified" in str(info.value)
+    assert states(trials) == {JOB_STATE_NEW: 2}  # put back for workers that can run them
