@@ -16,7 +16,7 @@ from hpo.early_stop import no_progress_loss
 from hpo.stores import WorkerTrialError
 from hpo.stores.trials import StoreTrials
 from hpo.worker import Worker
-from worker_helpers import (
+from worker_support import (
     SPACE,
     always_fails,
     deep_result,
@@ -187,7 +187,7 @@ def test_keyboard_interrupt_stops_driver_and_workers(sqlite_url, tmp_path):
         import numpy as np
         from hpo import fmin, rand
         from hpo.stores.trials import StoreTrials
-        from worker_helpers import SPACE, slow
+        from worker_support import SPACE, slow
         trials = StoreTrials({sqlite_url!r}, exp_key="e")
         print("started", flush=True)
         fmin(slow, SPACE, algo=rand.suggest, max_evals=500, trials=trials, n_workers=2,

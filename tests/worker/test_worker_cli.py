@@ -12,7 +12,7 @@ from hpo import JOB_STATE_DONE
 from hpo.stores.trials import StoreTrials
 from hpo.worker import EXIT_UNAVAILABLE, EXIT_USAGE, STORE_URL_ENV
 from mongo_server import free_port
-from worker_helpers import quadratic, queue, states, worker_env
+from worker_support import quadratic, queue, states, worker_env
 
 pytestmark = pytest.mark.timeout(120)
 

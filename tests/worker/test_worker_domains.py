@@ -17,7 +17,7 @@ from hpo.base import Domain
 from hpo.stores.payload import DOMAIN_ATTACHMENT
 from hpo.stores.trials import StoreTrials
 from hpo.worker import EXIT_UNVERIFIED, Worker
-from worker_helpers import (
+from worker_support import (
     SPACE,
     python_path,
     quadratic,

@@ -17,7 +17,7 @@ import pytest
 from hpo import JOB_STATE_DONE, fmin, rand
 from hpo.stores.trials import StoreTrials
 from mongo_server import MONGO_URL_ENV, MongoTestServer, ping
-from worker_helpers import (
+from worker_support import (
     SPACE,
     process_gone,
     sleepy,

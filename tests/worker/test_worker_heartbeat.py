@@ -14,7 +14,7 @@ from hpo import JOB_STATE_DONE, JOB_STATE_NEW, JOB_STATE_RUNNING
 from hpo.stores.sqlite import SQLiteStore
 from hpo.stores.trials import StoreTrials
 from hpo.worker import Worker
-from worker_helpers import (
+from worker_support import (
     RELEASE_FILE_ENV,
     queue,
     start_worker,

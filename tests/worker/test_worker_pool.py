@@ -22,7 +22,7 @@ from hpo.worker.pool import (
     LocalWorkersFailed,
 )
 from mongo_server import MONGO_URL_ENV, MongoTestServer
-from worker_helpers import (
+from worker_support import (
     RELEASE_FILE_ENV,
     SPACE,
     always_fails,
@@ -168,7 +168,7 @@ def test_local_workers_exit_when_the_driver_is_killed(sqlite_url, tmp_path):
         import numpy as np
         from hpo import fmin, rand
         from hpo.stores.trials import StoreTrials
-        from worker_helpers import SPACE, slow
+        from worker_support import SPACE, slow
         fmin(slow, SPACE, algo=rand.suggest, max_evals=500, n_workers=2,
              trials=StoreTrials({sqlite_url!r}, exp_key="e"), show_progressbar=False,
              rstate=np.random.default_rng(0))

@@ -1,4 +1,4 @@
-"""Objectives and process helpers of the worker tests (no tests here).
+"""Objectives and process utilities of the worker tests (no tests here).
 
 Objectives live in an importable module so worker processes unpickle them by reference;
 every subprocess gets the checkout and this directory on its PYTHONPATH, so it runs the code
