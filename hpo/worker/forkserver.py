@@ -155,6 +155,7 @@ def _child(argv, close_fds, lifeline_r):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         _watch_lifeline(lifeline_r)
         _reseed()
+        sys.argv = ["hpo-worker", *argv]  # what an objective reading sys.argv should see
         from .cli import main
 
         status = main(argv) or 0
