@@ -119,6 +119,10 @@ class LocalWorkers:
 
     def _spawn(self):
         if self._server is None or not self._server.running:
+            # Workers of a server that died are lost with it, even if its last events were
+            # not read yet; the next ensure_running() replaces them.
+            for worker_id in list(self._workers):
+                self._exited(worker_id, None, "the fork server exited")
             self._server = ForkServer(self._environment(), self.stop_timeout)
             self._server.start()
         worker_id = f"{socket.gethostname()}:local:{uuid.uuid4().hex[:8]}"
