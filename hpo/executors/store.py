@@ -41,7 +41,7 @@ class StoreExecutor(Executor):
 
     ``n_workers``: local worker processes to start (None or 0: rely on workers started by
     hand); ``max_queue_len`` above 1 fixes the number of queued trials, at 1 the queue follows
-    the number of live workers; ``poll_interval``: the longest wait between two reads of the
+    the number of live workers (plus a quarter of it); ``poll_interval``: the longest wait between two reads of the
     store; ``no_worker_warning_after``: seconds without any worker before a warning says what
     to run.
     """
@@ -125,7 +125,11 @@ class StoreExecutor(Executor):
             target = self.max_queue_len
         else:
             local = self.workers.n if self.workers is not None else 0
-            target = max(1, self.live_workers, local)
+            workers = max(1, self.live_workers, local)
+            # A few trials beyond one per worker: a worker that finishes between two reads of
+            # the store then finds one waiting instead of idling until the next read. Kept small,
+            # because a queued trial is suggested without the results still to come.
+            target = workers + workers // 4
         return max(0, target - len(trials.queued))
 
     def step(self, trials):
