@@ -9,13 +9,7 @@ import pytest
 
 # ---- stores and workers: SQLite files and a MongoDB-protocol server ----------------------------
 
-import sys  # noqa: E402
-
 from mongo_server import MONGO_URL_ENV, ExternalServer, MongoTestServer  # noqa: E402
-
-# The objectives and process helpers of tests/stores/test_stores_helpers.py are imported by the
-# worker tests too (and by worker processes, by reference), wherever those tests live.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "stores"))
 
 _db_names = itertools.count()
 

@@ -12,7 +12,7 @@ from hpo.stores import DomainMismatch, open_store
 from hpo.stores.domain import domain_attachment_name, domain_of_experiment, store_domain
 from hpo.stores.payload import load_domain_attachment, split_signed
 
-from test_stores_helpers import quadratic
+from worker_support import quadratic
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -139,7 +139,7 @@ from hpo import Domain, hp
 from hpo.stores import DomainMismatch, open_store
 from hpo.stores.domain import store_domain
 from test_domain_race import docs_for
-from test_stores_helpers import quadratic
+from worker_support import quadratic
 
 url, label = sys.argv[1], sys.argv[2]
 index = "xy".index(label)
@@ -163,7 +163,7 @@ def test_two_driver_processes_with_different_spaces_never_both_pass(store_url):
     import subprocess
     import sys
 
-    from test_stores_helpers import worker_env
+    from worker_support import worker_env
 
     env = worker_env()
     env["PYTHONPATH"] = os.path.dirname(os.path.abspath(__file__)) + os.pathsep + env["PYTHONPATH"]

@@ -11,7 +11,7 @@ from hpo.stores import ResultTooLarge, StoreError, parse_store_url
 from hpo.stores.domain import store_domain
 
 from test_domain_race import SPACE_X, docs_for
-from test_stores_helpers import quadratic
+from worker_support import quadratic
 
 pytestmark = [pytest.mark.mongo, pytest.mark.timeout(300)]
 

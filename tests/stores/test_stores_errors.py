@@ -28,7 +28,7 @@ from hpo.stores.payload import DOMAIN_ATTACHMENT
 from hpo.stores.trials import MongoTrials, StoreTrials
 from hpo.worker.exits import EXIT_UNAVAILABLE, EXIT_UNVERIFIED
 from mongo_server import MONGO_URL_ENV, MongoTestServer, free_port
-from test_stores_helpers import SPACE, quadratic, start_worker, worker_env
+from worker_support import SPACE, quadratic, start_worker, worker_env
 
 pytestmark = pytest.mark.timeout(120)
 

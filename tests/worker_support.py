@@ -1,4 +1,4 @@
-"""Objectives and process utilities of the worker tests (no tests here).
+"""Objectives and process utilities of the store and worker tests (no tests here).
 
 Objectives live in an importable module so worker processes unpickle them by reference;
 every subprocess gets the checkout and this directory on its PYTHONPATH, so it runs the code
@@ -16,7 +16,7 @@ from hpo import STATUS_OK, hp, rand
 from hpo.base import Domain
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+REPO_ROOT = os.path.dirname(HERE)
 SPACE = {"x": hp.uniform("x", -5, 5)}
 
 
