@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from hpo import Domain, Trials, anneal, fmin, grid, hp, rand, space_eval, tpe
+from hpo import Domain, Trials, anneal, grid, hp, rand, space_eval, tpe
 
-from history_fixtures import finished_trials
-
-
-def run(space, algo, max_evals, fn=None, trials=None, seed=0, **kwargs):
-    trials = Trials() if trials is None else trials
-    fmin(fn or (lambda p: 0.0), space, algo=algo, max_evals=max_evals, trials=trials,
-         rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs)
-    return trials
-
-
-def points(trials):
-    return [tuple(sorted((k, v[0]) for k, v in t["misc"]["vals"].items() if v)) for t in trials]
+from history_fixtures import finished_trials, points, run
+from space_support import RecordingVals
 
 
 # -- rand -------------------------------------------------------------------------------------
@@ -83,18 +73,6 @@ def test_anneal_is_deterministic_for_a_seed():
 
 
 # -- every algorithm on a space whose nodes are shared ----------------------------------------
-
-
-class RecordingVals(dict):
-    """``misc.vals`` that records which labels ``space_eval`` looks up, i.e. actually uses."""
-
-    def __init__(self, vals):
-        super().__init__(vals)
-        self.used = set()
-
-    def get(self, key, default=None):
-        self.used.add(key)
-        return super().get(key, default)
 
 
 def shared_space():

@@ -10,22 +10,11 @@ from functools import partial
 import numpy as np
 import pytest
 
-from hpo import JOB_STATE_DONE, STATUS_OK, Domain, Trials, fmin, grid, hp, space_eval
+from hpo import JOB_STATE_DONE, STATUS_OK, Domain, Trials, grid, hp, space_eval
 from hpo.algos.grid import SHUFFLE_SEED_KEY, Grid, param_grid
 from hpo.spaces import compile_space, custom
 
-from history_fixtures import finished_trials
-
-
-def run(space, algo, max_evals, fn=None, trials=None, seed=0, **kwargs):
-    trials = Trials() if trials is None else trials
-    fmin(fn or (lambda p: 0.0), space, algo=algo, max_evals=max_evals, trials=trials,
-         rstate=np.random.default_rng(seed), show_progressbar=False, **kwargs)
-    return trials
-
-
-def points(trials):
-    return [tuple(sorted((k, v[0]) for k, v in t["misc"]["vals"].items() if v)) for t in trials]
+from history_fixtures import finished_trials, points, run
 
 
 def test_param_grid_is_evenly_spaced_in_each_parameter_scale():

@@ -11,6 +11,8 @@ from hpo.exceptions import DuplicateLabel, InvalidSpaceArgument, InvalidSpaceAss
 from hpo.pyll import scope, stochastic
 from hpo.spaces import compile_space, custom
 
+from space_support import RecordingVals
+
 # -- bad arguments raise at construction, naming the label and the value ------------------------
 
 BAD_CONSTRUCTIONS = [
@@ -242,18 +244,6 @@ def test_custom_object_parameters_sample_through_their_prior():
 
 
 # -- a node reachable by several paths -------------------------------------------------------
-
-
-class RecordingVals(dict):
-    """``misc.vals`` that records which labels ``space_eval`` looks up, i.e. actually uses."""
-
-    def __init__(self, vals):
-        super().__init__(vals)
-        self.used = set()
-
-    def get(self, key, default=None):
-        self.used.add(key)
-        return super().get(key, default)
 
 
 def shared_spaces():

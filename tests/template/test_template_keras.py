@@ -136,7 +136,6 @@ def test_cli_run_saves_the_best_model(tmp_path, digits):
 
 
 def test_cli_run_with_a_store_and_a_worker(tmp_path, digits):
-    pytest.importorskip("hpo.stores")
     path = write(tmp_path / "digits_model.py", DIGITS_TEMPLATE)
     done = run_python(["-m", "hpo.cli", "run", str(path), "--max-evals", "2", "--algo", "rand",
                        "--seed", "1", "--store", f"sqlite:///{tmp_path}/search.db",
