@@ -38,9 +38,17 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from ..spaces.nodes import BOUNDED_KINDS, CHOICE, RANDINT
+
+
+def _special():
+    """``scipy.special``, imported on first use: it takes a quarter of a second to import, and
+    worker processes, which evaluate trials but never suggest them, start without it."""
+    from scipy import special
+
+    return special
+
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 # Floor of probabilities before taking logs: a bin far in a kernel's tail has mass 0 in
@@ -137,6 +145,7 @@ def _log_mass(lb, ub, mu, sigma):
     # In the upper tail Phi(b) - Phi(a) cancels to 0; Phi(-a) - Phi(-b) is the same mass.
     with np.errstate(invalid="ignore"):  # -inf + inf for unbounded normals: no flip needed
         flip = (a + b) > 0
+    ndtr = _special().ndtr
     mass = np.where(flip, ndtr(-a) - ndtr(-b), ndtr(b) - ndtr(a))
     return np.log(np.maximum(mass, _TINY))
 
@@ -152,6 +161,7 @@ def _log_trunc(lo, hi, mu, sigma):
     # need the (costly) normal CDF, and with narrow kernels they are few.
     near = (a > -8.0) | (b < 8.0)
     out = np.zeros(a.shape)
+    ndtr = _special().ndtr
     out[near] = np.log(np.maximum(ndtr(b[near]) - ndtr(a[near]), _TINY))
     return out
 
@@ -163,9 +173,10 @@ def truncated_normal(rng, mu, sigma, lo, hi):
     >>> bool(x.min() >= -1.0 and x.max() <= 2.0)
     True
     """
-    lo_p, hi_p = ndtr((lo - mu) / sigma), ndtr((hi - mu) / sigma)
+    special = _special()
+    lo_p, hi_p = special.ndtr((lo - mu) / sigma), special.ndtr((hi - mu) / sigma)
     p = np.clip(lo_p + rng.random(np.shape(lo_p)) * (hi_p - lo_p), _TINY, 1 - 1e-16)
-    return np.clip(mu + sigma * ndtri(p), lo, hi)
+    return np.clip(mu + sigma * special.ndtri(p), lo, hi)
 
 
 def _neighbour_sigmas(mus, dim, consider_endpoints):

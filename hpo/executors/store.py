@@ -22,6 +22,8 @@ import logging
 import shlex
 import time
 
+import numpy as np
+
 from ..base import JOB_STATE_NEW, JOB_STATE_RUNNING
 from ..exceptions import InvalidFminArgument
 from ..stores.base import Backoff, WorkerTrialError
@@ -54,7 +56,9 @@ class StoreExecutor(Executor):
         self.n_workers = n_workers or 0
         self.catch_eval_exceptions = catch_eval_exceptions
         self.max_queue_len = max_queue_len
+        self.poll_interval = float(poll_interval)
         self.poll = Backoff(0.005, poll_interval)
+        self._durations = []  # of the last finished trials, seconds
         self.worker_heartbeat = worker_heartbeat
         self.no_worker_warning_after = no_worker_warning_after
         self.workers = None
@@ -145,8 +149,24 @@ class StoreExecutor(Executor):
             # Poll sooner after activity; the interval settles near the pace at which trials
             # change instead of staying at the shortest one.
             self.poll.shrink()
-        if len(trials.history) == n_before:
+        if len(trials.history) > n_before:
+            self._learn_pace(trials, n_before)
+        else:
             time.sleep(self.poll.next())
+
+    def _learn_pace(self, trials, n_before):
+        """Poll at least four times per typical trial, so that short trials do not wait for
+        the next read of the store longer than they ran (workers finishing together would
+        otherwise idle until then)."""
+        for tid in trials.history.tids[n_before:]:
+            doc = trials.trial_by_tid(int(tid))
+            if doc.get("book_time") is not None and doc.get("refresh_time") is not None:
+                seconds = (doc["refresh_time"] - doc["book_time"]).total_seconds()
+                self._durations = (self._durations + [max(0.0, seconds)])[-20:]
+        if self._durations:
+            typical = float(np.median(self._durations))
+            self.poll.maximum = min(self.poll_interval, max(self.poll.start, typical / 4))
+            self.poll.current = min(self.poll.current, self.poll.maximum)
 
     def raise_for(self, doc):
         error = doc["misc"].get("error") or ["?", "?"]
