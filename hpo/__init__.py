@@ -46,6 +46,11 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
+    if name in ("SparkTrials", "atpe"):
+        # Hyperopt names hpo does not offer: say what to use instead.
+        from .exceptions import not_offered
+
+        raise not_offered(name)
     raise AttributeError(f"module 'hpo' has no attribute {name!r}")
 
 

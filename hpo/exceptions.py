@@ -46,3 +46,47 @@ class TrialsFileError(HpoError):
 
 class InvalidFminArgument(HpoError, ValueError):
     """An argument of ``fmin`` is out of range or of the wrong type."""
+
+
+class NotOfferedError(HpoError, ImportError):
+    """A Hyperopt name hpo does not offer; the message says what to use instead.
+
+    It is an :class:`ImportError`, so ``from hpo import SparkTrials`` fails with this message
+    (an ``AttributeError`` would be replaced by Python's bare "cannot import name"), and code
+    that guards an optional import with ``except ImportError`` keeps working.
+
+    >>> from hpo import SparkTrials
+    Traceback (most recent call last):
+    ...
+    hpo.exceptions.NotOfferedError: hpo does not offer SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel with StoreTrials('sqlite:///exp.db', n_workers=4) on one machine, or MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several
+    """
+
+
+#: What to use instead of each Hyperopt name hpo does not offer.
+NOT_OFFERED = {
+    "SparkTrials": "SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel "
+                   "with StoreTrials('sqlite:///exp.db', n_workers=4) on one machine, or "
+                   "MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several",
+    "atpe": "atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)",
+}
+
+#: Hyperopt's pyll graph internals; hpo spaces are plain nodes compiled to a flat table.
+PYLL_INTERNALS = ("dfs", "clone", "clone_merge", "rec_eval", "toposort", "Literal")
+
+
+def not_offered(name):
+    """The :class:`NotOfferedError` for the Hyperopt name ``name``, saying what to use instead.
+
+    >>> str(not_offered("atpe"))
+    "hpo does not offer atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)"
+    >>> "hpo.space_eval(space, point)" in str(not_offered("rec_eval"))
+    True
+    """
+    if name in PYLL_INTERNALS:
+        advice = (f"pyll.{name} (Hyperopt's expression-graph internals); to evaluate a space "
+                  "at a point use hpo.space_eval(space, point); to draw points use "
+                  "hpo.pyll.stochastic.sample(space, rng); to list its parameters use "
+                  "hpo.compile_space(space).params")
+    else:
+        advice = NOT_OFFERED[name]
+    return NotOfferedError(f"hpo does not offer {advice}", name=name)
