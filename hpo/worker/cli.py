@@ -12,10 +12,19 @@ stopped (:mod:`hpo.worker.exits`): 0 done or stopped, 1 too many failed trials i
 2 bad arguments, 3 a domain this worker cannot verify or load (the trial is put back), 4 the
 store could not be opened or stayed unreachable.
 
+Hyperopt's ``hyperopt-mongo-worker`` flags are accepted too: ``--mongo=host[:port]/db``
+stands for ``--store mongo://host:port/db/jobs`` (port 27017 when not given), and
+``--last-job-timeout T`` makes the worker exit once no job has arrived for ``T`` seconds
+(since it started or finished its last job), like ``--reserve-timeout``; when both are given
+the shorter wins. ``--poll-interval``, ``--max-consecutive-failures``, ``--reserve-timeout``,
+``--workdir``, ``--max-jobs`` and ``--exp-key`` have the same names in both.
+
 >>> import argparse
 >>> parser = argparse.ArgumentParser(); add_arguments(parser)
 >>> parser.parse_args(["--store", "sqlite:///e.db"]).poll_interval
 0.5
+>>> mongo_store_url("db.example.org/hyperopt"), mongo_store_url("mongo://h:27018/exp")
+('mongo://db.example.org:27017/hyperopt/jobs', 'mongo://h:27018/exp/jobs')
 """
 
 from __future__ import annotations
@@ -34,12 +43,31 @@ logger = logging.getLogger("hpo.worker")
 STORE_URL_ENV = "HPO_STORE_URL"
 
 
+def mongo_store_url(mongo):
+    """The store url of Hyperopt's ``--mongo=host[:port]/db`` (its jobs live in ``db.jobs``).
+
+    >>> mongo_store_url("localhost")
+    Traceback (most recent call last):
+    ...
+    ValueError: --mongo must be host[:port]/db, got 'localhost'
+    """
+    rest = mongo.split("://", 1)[1] if "://" in mongo else mongo
+    host, _, db = rest.partition("/")
+    if not host or not db or "/" in db.rstrip("/"):
+        raise ValueError(f"--mongo must be host[:port]/db, got {mongo!r}")
+    if ":" not in host.rsplit("@", 1)[-1]:
+        host += ":27017"
+    return f"mongo://{host}/{db.rstrip('/')}/jobs"
+
+
 def add_arguments(parser):
     """The options of ``hpo-worker`` / ``hpo worker``."""
     parser.add_argument("--store", default=None,
                         help="store url: sqlite:///exp.db or "
                              "mongo://[user:pass@]host:port/db[/collection][?option=value]; "
                              f"default: ${STORE_URL_ENV}")
+    parser.add_argument("--mongo", default=None, metavar="HOST[:PORT]/DB",
+                        help="Hyperopt's form of --store mongo://HOST:PORT/DB/jobs")
     parser.add_argument("--exp-key", default=None, help="serve only this experiment (default: any)")
     parser.add_argument("--workdir", default=None, help="run each trial in WORKDIR/<exp_key>/<tid>")
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many trials")
@@ -48,6 +76,9 @@ def add_arguments(parser):
                              "back off to this); default 0.5 s")
     parser.add_argument("--reserve-timeout", type=float, default=None,
                         help="exit after idling this many seconds (default: never)")
+    parser.add_argument("--last-job-timeout", type=float, default=None,
+                        help="exit once no job has arrived for this many seconds since the "
+                             "last one (as --reserve-timeout; the shorter of both wins)")
     parser.add_argument("--heartbeat", type=float, default=5.0,
                         help="seconds between heartbeats of a running trial (default 5)")
     parser.add_argument("--max-consecutive-failures", type=int, default=4,
@@ -70,6 +101,24 @@ def run(args):
     """Run a worker from parsed ``hpo-worker`` arguments; returns the exit status."""
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.mongo is not None:
+        if args.store is not None:
+            logger.error("hpo-worker: pass either --store or --mongo, not both (got --store %s "
+                         "and --mongo %s)", args.store, args.mongo)
+            return EXIT_USAGE
+        try:
+            args.store = mongo_store_url(args.mongo)
+        except ValueError as e:
+            logger.error("hpo-worker: %s", e)
+            return EXIT_USAGE
+    reserve_timeout = args.reserve_timeout
+    if args.last_job_timeout is not None:
+        if args.last_job_timeout < 0:
+            logger.error("hpo-worker: --last-job-timeout must be seconds >= 0, got %r",
+                         args.last_job_timeout)
+            return EXIT_USAGE
+        reserve_timeout = (args.last_job_timeout if reserve_timeout is None
+                           else min(reserve_timeout, args.last_job_timeout))
     url = args.store or os.environ.get(STORE_URL_ENV)
     if not url:
         logger.error("hpo-worker: no store: pass --store URL or set %s", STORE_URL_ENV)
@@ -78,7 +127,7 @@ def run(args):
     try:
         worker = Worker(url, exp_key=args.exp_key, workdir=args.workdir,
                         max_jobs=args.max_jobs, poll_interval=args.poll_interval,
-                        reserve_timeout=args.reserve_timeout, heartbeat=args.heartbeat,
+                        reserve_timeout=reserve_timeout, heartbeat=args.heartbeat,
                         max_consecutive_failures=None if failures == 0 else failures,
                         term_grace=args.term_grace, worker_id=args.worker_id,
                         connect_timeout=args.connect_timeout)
