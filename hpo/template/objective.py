@@ -14,8 +14,9 @@ A model parameter with no value from ``data()`` and no default raises
 :class:`~hpo.template.errors.TemplateDataError` naming it.
 
 The model function returns a loss or a dict with ``loss`` (``status`` defaults to ``ok``) and
-optionally ``model``: the trained model, which is kept in memory only while it is the best so
-far (``best_model``) and never stored in the trial document.
+optionally ``model``: the trained model, which is kept in memory only while it is among the
+``keep_models`` best so far (``best_model``, ``kept_models``) and never stored in the trial
+document.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class TemplateObjective:
     trial; it can also be called directly with ``{label: value}`` of the top-level labels.
 
     ``best_model``, ``best_loss`` and ``best_tid`` describe the best trial run *by this
-    object in this process*. With ``model_dir``, that model is also saved there as
+    object in this process*; ``kept_models`` lists ``(loss, tid, model)`` of the
+    ``keep_models`` best (1 by default), best first. With ``model_dir``, that model is also saved there as
     ``trial-<tid>.keras`` (replacing this process's previous best) and the path is recorded
     in the trial's result as ``model_path`` -- how a model trained by a worker process gets
     back to the driver.
@@ -147,6 +149,8 @@ class TemplateObjective:
         self.best_loss = math.inf
         self.best_tid = None
         self.best_model_path = None
+        self.keep_models = 1
+        self.kept_models = []
         self._data_kwargs = None
         # Read where the source is at hand, and shipped: a worker may not have the file.
         self.data_names = data_names
@@ -262,9 +266,21 @@ class TemplateObjective:
                 self.template.model.__code__.co_firstlineno)
         loss = result.get("loss")
         if (model is not None and result["status"] == STATUS_OK and _is_real(loss)
-                and loss < self.best_loss):
-            self._keep_best(model, loss, tid, result)
+                and not math.isnan(loss)):
+            self._keep(model, loss, tid)
+            if loss < self.best_loss:
+                self._keep_best(model, loss, tid, result)
         return result
+
+    def _keep(self, model, loss, tid):
+        if not isinstance(self.keep_models, int) or self.keep_models < 1:
+            raise TemplateError(f"keep_models must be a positive int, got {self.keep_models!r}")
+        kept = self.kept_models
+        if len(kept) >= self.keep_models and loss >= kept[-1][0]:
+            return
+        position = sum(1 for kept_loss, _, _ in kept if kept_loss <= loss)
+        kept.insert(position, (loss, tid, model))
+        del kept[self.keep_models:]  # bounded: the others are freed
 
     def _keep_best(self, model, loss, tid, result):
         self.best_model, self.best_loss, self.best_tid = model, loss, tid

@@ -132,21 +132,55 @@ def _target_name(target):
     return None
 
 
-def derived_label(call, parents, line, col):
-    """Label from the placeholder's place: assignment target, keyword, positional, line:col."""
+_STATEMENT_NAMES = {ast.If: "if", ast.While: "while", ast.Return: "return", ast.For: "for",
+                    ast.Assert: "assert", ast.Expr: "expr", ast.With: "with"}
+
+
+def derived_label(call, parents, line, col, outer_label=None):
+    """Label from the placeholder's place, named as Hyperas names it where it can.
+
+    Returns ``(base, numbered)``: the assignment target (``units = {{...}}``), the keyword
+    (``Dense(units={{...}})`` -> ``units``, ``compile(optimizer={{...}})`` -> ``optimizer``)
+    or the called function (``Dropout({{...}})`` -> ``Dropout``), with ``numbered`` False:
+    repeats get ``_1``, ``_2`` as in Hyperas. Elsewhere a readable base that is always
+    numbered: the other side of a comparison with a name (``{{...}} == mode`` -> ``mode_0``),
+    the enclosing statement (``if {{...}} == "x":`` -> ``if_0``), the outer placeholder's
+    label and option for a nested one (``lr_option1_0``), else ``value_0``.
+    """
     parent = parents.get(call)
-    name = None
     if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1:
         name = _target_name(parent.targets[0])
+        if name:
+            return name, False
     elif isinstance(parent, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and parent.value is call:
         name = _target_name(parent.target)
+        if name:
+            return name, False
     elif isinstance(parent, ast.keyword) and parent.arg is not None:
-        owner = parents.get(parent)
-        if isinstance(owner, ast.Call) and _call_name(owner):
-            name = f"{_call_name(owner)}.{parent.arg}"
+        return parent.arg, False
     elif isinstance(parent, ast.Call) and call in parent.args and _call_name(parent):
-        name = f"{_call_name(parent)}.{parent.args.index(call)}"
-    return name or f"{line}:{col}"
+        return _call_name(parent), False
+    if outer_label is not None:
+        node = call
+        while parents.get(node) is not None and not (
+                isinstance(parents[node], (ast.List, ast.Tuple))
+                and isinstance(parents.get(parents[node]), ast.Call)):
+            node = parents[node]
+        holder = parents.get(node)
+        if isinstance(holder, (ast.List, ast.Tuple)) and node in holder.elts:
+            return f"{outer_label}_option{holder.elts.index(node)}", True
+        return f"{outer_label}_nested", True
+    if isinstance(parent, ast.Compare):
+        others = [n for n in [parent.left, *parent.comparators] if n is not call]
+        if len(others) == 1 and _target_name(others[0]):
+            return _target_name(others[0]), True
+    node = call
+    while node in parents and not isinstance(node, ast.stmt):
+        node = parents[node]
+    for kind, name in _STATEMENT_NAMES.items():
+        if isinstance(node, kind):
+            return name, True
+    return "value", True
 
 
 def _check_place(call, parents, model, span, filename):
@@ -265,11 +299,12 @@ def analyze(tree, spans, model, linemap, filename):
             _check_nested(call, calls[index_of[id(span.parent)]], parents, span, filename)
         label = _explicit_label(call, span, filename)
         if label is None:
-            base = derived_label(call, parents, span.line, span.col + 1)
-            label, n = base, 1
+            outer = None if span.parent is None else placeholders[index_of[id(span.parent)]].label
+            base, numbered = derived_label(call, parents, span.line, span.col + 1, outer)
+            label, n = (f"{base}_0", 0) if numbered else (base, 0)
             while label in used:
                 n += 1
-                label = f"{base}#{n}"
+                label = f"{base}_{n}"
             used.add(label)
         nested = {_position_key(calls[index_of[id(c)]]): index_of[id(c)] for c in span.children}
         placeholders.append(Placeholder(

@@ -86,11 +86,45 @@ def test_labels_follow_the_documented_rules():
         def Dense(units): return units
         def Dropout(rate): return rate
     '''))
+    # Hyperas' names (target, keyword, called function), "_1" on repeats; "if_0" where
+    # Hyperas gives none.
     assert t.labels == {
-        "units": 2, "Dense.units": 3, "Dropout.0": 4, "Dropout.0#2": 5,
-        "Dense.activation": 6, "7:8": 7, "explicit": 9, "units#2": 10,
+        "units": 2, "units_1": 3, "Dropout": 4, "Dropout_1": 5,
+        "activation": 6, "if_0": 7, "explicit": 9, "units_2": 10,
     }
     assert list(t.space) == list(t.labels)
+
+
+def test_labels_where_hyperas_gives_no_name_are_readable():
+    t = compile_template(source('''
+        def model(mode):
+            if <<choice(["four", "three"])>> == "four":
+                pass
+            if mode == <<choice(["a", "b"])>>:
+                pass
+            while <<choice([False])>>:
+                pass
+            lr = <<choice([0.1, <<loguniform(-5, -1)>>])>>
+            return <<uniform(0, 1)>>
+    '''))
+    assert list(t.labels) == ["if_0", "mode_0", "while_0", "lr", "lr_option1_0", "return_0"]
+
+
+def test_hyperas_label_names_for_its_readme_model():
+    t = compile_template(source('''
+        def model(x_train):
+            model = Sequential()
+            model.add(Dense(512, input_shape=(784,)))
+            model.add(Dropout({{uniform(0, 1)}}))
+            model.add(Dense({{choice([256, 512, 1024])}}))
+            model.add(Activation({{choice(['relu', 'sigmoid'])}}))
+            model.add(Dropout({{uniform(0, 1)}}))
+            model.compile(optimizer={{choice(['rmsprop', 'adam', 'sgd'])}})
+            model.fit(x_train, batch_size={{choice([64, 128])}})
+            return 0.0
+    '''))
+    assert list(t.labels) == ["Dropout", "Dense", "Activation", "Dropout_1", "optimizer",
+                              "batch_size"]
 
 
 def test_derived_label_does_not_take_an_explicit_one():
@@ -100,7 +134,7 @@ def test_derived_label_does_not_take_an_explicit_one():
             other = <<uniform(0, 1, label="rate")>>
             return rate + other
     '''))
-    assert t.labels == {"rate#2": 2, "rate": 3}
+    assert t.labels == {"rate_1": 2, "rate": 3}
 
 
 def test_every_distribution_is_accepted_and_samples_in_range():
@@ -321,7 +355,7 @@ def test_nested_placeholder_as_a_call_argument_inside_an_option():
             scale = <<choice([<<uniform(0, 1)>> * 10, 5])>>
             return scale
     '''))
-    assert t.values({"scale": 0, "2:23": 0.5}) == {"scale": 5.0, "2:23": 0.5}
+    assert t.values({"scale": 0, "scale_option0_0": 0.5}) == {"scale": 5.0, "scale_option0_0": 0.5}
 
 
 def test_syntax_error_elsewhere_is_reported_at_the_users_line(tmp_path):
@@ -594,3 +628,124 @@ def test_hpo_worker_processes_run_a_template():
         _, expected, loss = simple_best(trials)
         assert best_run == expected
         assert trials.best_trial["result"]["loss"] == pytest.approx(loss)
+
+
+# -- Hyperas' optim.best_models / best_ensemble / minimize arguments ---------------------------
+
+ENSEMBLE_TEMPLATE = '''
+import numpy as np
+
+class Constant:
+    """A 'model' that predicts class k for every sample."""
+    def __init__(self, k):
+        self.k = k
+    def predict(self, x, batch_size=None, verbose=0):
+        return np.eye(4)[[self.k] * len(x)]
+
+def model():
+    k = <<quniform(0, 3, 1)>>
+    noise = <<uniform(0, 0.1)>>
+    return {"loss": abs(int(k) - 1.2) + noise, "status": "ok", "model": Constant(int(k))}
+'''
+
+
+def test_best_models_returns_the_k_best_trained_models_by_loss():
+    from hpo.template import optim
+
+    trials = Trials()
+    models = optim.best_models(3, ENSEMBLE_TEMPLATE, algo=rand.suggest, max_evals=25,
+                               trials=trials, rseed=2, verbose=False)
+    assert len(models) == 3
+    # The k lowest losses, best first; each model is the one its trial returned.
+    losses = sorted(trials.losses())[:3]
+    by_loss = {t["result"]["loss"]: int(t["misc"]["vals"]["k"][0]) for t in trials.trials}
+    assert [m.k for m in models] == [by_loss[loss] for loss in losses]
+    assert models[0].k == 1
+    # Fewer trials than models asked for: all of them, still ordered.
+    few = optim.best_models(10, ENSEMBLE_TEMPLATE, algo=rand.suggest, max_evals=4, rseed=2,
+                            verbose=False)
+    assert len(few) == 4
+    with pytest.raises(TemplateError, match="nb_models must be a positive int, got nb_models=0"):
+        optim.best_models(0, ENSEMBLE_TEMPLATE, algo=rand.suggest, max_evals=2)
+
+
+def test_objective_keeps_a_bounded_number_of_models():
+    t = compile_template(ENSEMBLE_TEMPLATE)
+    objective = t.objective()
+    objective.keep_models = 2
+    for k, noise in [(3, 0.0), (0, 0.0), (1, 0.05), (2, 0.0), (1, 0.01)]:
+        objective({"k": float(k), "noise": noise})
+    assert [round(loss, 2) for loss, _, _ in objective.kept_models] == [0.21, 0.25]
+    assert [m.k for _, _, m in objective.kept_models] == [1, 1]
+    assert objective.best_model is objective.kept_models[0][2]
+
+
+def test_best_ensemble_votes_hard_and_soft():
+    from hpo.template import optim
+    from hpo.template.ensemble import VotingModel
+
+    ensemble = optim.best_ensemble(3, ENSEMBLE_TEMPLATE, algo=rand.suggest, max_evals=25,
+                                   trials=Trials(), rseed=2, verbose=False)
+    assert isinstance(ensemble, VotingModel) and len(ensemble) == 3
+    x = np.zeros((5, 2))
+    votes = [m.k for m in ensemble.model_list]
+    majority = max(set(votes), key=lambda k: (votes.count(k), -votes.index(k)))
+    assert ensemble.predict(x).tolist() == [majority] * 5
+
+    class Probabilities:
+        def __init__(self, p):
+            self.p = np.array(p)
+
+        def predict(self, x):  # no batch_size/verbose: called with x alone
+            return self.p
+
+    a = Probabilities([[0.6, 0.4], [0.1, 0.9], [0.2, 0.8]])
+    b = Probabilities([[0.6, 0.4], [0.55, 0.45], [0.45, 0.55]])
+    c = Probabilities([[0.0, 1.0], [0.55, 0.45], [0.9, 0.1]])
+    assert VotingModel([a, b, c], "hard").predict(x).tolist() == [0, 0, 1]
+    assert VotingModel([a, b, c], "soft").predict(x).tolist() == [1, 1, 0]
+    assert VotingModel([a, b, c], "soft", weights=[2, 1, 0]).predict(x).tolist() == [0, 1, 1]
+    # Tie (one vote each for three classes): the first model's class wins.
+    tie = [Probabilities([[1.0, 0, 0]]), Probabilities([[0, 1.0, 0]]),
+           Probabilities([[0, 0, 1.0]])]
+    assert VotingModel(tie).predict(x[:1]).tolist() == [0]
+    assert VotingModel(tie[::-1]).predict(x[:1]).tolist() == [2]
+    # One sigmoid column reads as the probability of class 1.
+    sigmoid = Probabilities([[0.2], [0.7]])
+    assert VotingModel([sigmoid], "soft").predict(x[:2]).tolist() == [0, 1]
+    with pytest.raises(TemplateError, match="voting must be 'hard' or 'soft', got voting='avg'"):
+        optim.best_ensemble(2, ENSEMBLE_TEMPLATE, algo=rand.suggest, max_evals=2, voting="avg")
+    with pytest.raises(TemplateError, match=r"weights must be 2 non-negative numbers"):
+        VotingModel([a, b], weights=[1.0])
+
+
+def test_minimize_accepts_hyperas_rseed_and_other_arguments():
+    from hpo.template import optim
+
+    t = compile_template(source('''
+        def model():
+            n = <<choice([10, 20, 30])>>
+            x = <<uniform(0, 1)>>
+            return {"loss": abs(n * x - 7), "model": n}
+    '''))
+    runs = []
+    for _ in range(2):
+        trials = Trials()
+        best_run, best_model = optim.minimize(
+            t, algo=rand.suggest, max_evals=8, trials=trials, rseed=7, verbose=False,
+            notebook_name="ignored", keep_temp=True, functions=[])
+        runs.append((best_run, trials.losses()))
+    assert runs[0] == runs[1]  # the same seed, the same search
+    assert best_run["n"] in (10, 20, 30) and best_model == best_run["n"]
+    # eval_space=False: choices as indices, as Hyperas' default.
+    indices, _ = optim.minimize(t, algo=rand.suggest, max_evals=8, rseed=7, verbose=False,
+                                eval_space=False)
+    assert indices["n"] == (10, 20, 30).index(best_run["n"]) and indices["x"] == best_run["x"]
+    best_run_3, _, space = optim.minimize(t, algo=rand.suggest, max_evals=2, rseed=7,
+                                          verbose=False, return_space=True)
+    assert set(space) == {"n", "x"}
+    with pytest.raises(TemplateError, match="give rseed or rstate, not both"):
+        optim.minimize(t, algo=rand.suggest, max_evals=2, rseed=1,
+                       rstate=np.random.default_rng(1))
+    with pytest.raises(TemplateError, match="rseed must be a non-negative int, got rseed='1'"):
+        optim.minimize(t, algo=rand.suggest, max_evals=2, rseed="1")
