@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 def hpo_worker(*args):
     return subprocess.run([sys.executable, "-m", "hpo.cli", "worker", *args],
-                          env=worker_env(), capture_output=True, text=True, timeout=90,
+                          check=False, env=worker_env(), capture_output=True, text=True, timeout=90,
                           stdin=subprocess.DEVNULL)
 
 
