@@ -58,15 +58,16 @@ class NotOfferedError(HpoError, ImportError):
     >>> from hpo import SparkTrials
     Traceback (most recent call last):
     ...
-    hpo.exceptions.NotOfferedError: hpo does not offer SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel with StoreTrials('sqlite:///exp.db', n_workers=4) on one machine, or MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several
+    hpo.exceptions.NotOfferedError: hpo does not offer SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel with fmin(..., trials=StoreTrials('sqlite:///exp.db'), n_workers=4) on one machine, or trials=MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several
     """
 
 
 #: What to use instead of each Hyperopt name hpo does not offer.
 NOT_OFFERED = {
     "SparkTrials": "SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel "
-                   "with StoreTrials('sqlite:///exp.db', n_workers=4) on one machine, or "
-                   "MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several",
+                   "with fmin(..., trials=StoreTrials('sqlite:///exp.db'), n_workers=4) on one "
+                   "machine, or trials=MongoTrials('mongo://host:27017/db/jobs') with hpo-worker "
+                   "processes on several",
     "atpe": "atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)",
 }
 

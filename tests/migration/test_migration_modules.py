@@ -106,7 +106,7 @@ def test_hyperopts_module_paths_of_the_helpers():
 
 
 @pytest.mark.parametrize("code, advice", [
-    ("from hpo import SparkTrials", "StoreTrials('sqlite:///exp.db', n_workers=4)"),
+    ("from hpo import SparkTrials", "trials=StoreTrials('sqlite:///exp.db'), n_workers=4"),
     ("import hpo; hpo.SparkTrials", "MongoTrials('mongo://host:27017/db/jobs')"),
     ("from hpo import atpe", "use algo=tpe.suggest"),
     ("import hpo.atpe; hpo.atpe.suggest", "use algo=tpe.suggest"),
