@@ -102,7 +102,8 @@ def insert_points(trials, domain, points):
 
     Used for ``fmin(points_to_evaluate=...)`` by every driver, in memory and on stores.
     """
-    all_vals = [domain.compiled.point_to_vals(p, what=f"points_to_evaluate[{i}]")
+    warned = set()  # a number outside its bounds is warned about once per label
+    all_vals = [domain.compiled.point_to_vals(p, what=f"points_to_evaluate[{i}]", warned=warned)
                 for i, p in enumerate(points)]
     tids = trials.new_trial_ids(len(all_vals))
     miscs = [new_misc(tid, vals) for tid, vals in zip(tids, all_vals)]
@@ -511,6 +512,32 @@ def normalize_result(rval):
     return result
 
 
+def split_result_attachments(result):
+    """``(result without "attachments", {name: value})``: Hyperopt's attachments in results.
+
+    An objective may return ``{"loss": ..., "status": "ok", "attachments": {name: value}}``;
+    the values go to the trial's attachments (``trials.trial_attachments(trial)[name]``), not
+    into the stored result. ``result`` itself is left unchanged.
+
+    >>> split_result_attachments({"loss": 1.0, "status": "ok", "attachments": {"log": b"hi"}})
+    ({'loss': 1.0, 'status': 'ok'}, {'log': b'hi'})
+    >>> split_result_attachments({"loss": 1.0, "status": "ok"})
+    ({'loss': 1.0, 'status': 'ok'}, {})
+    """
+    if not isinstance(result, dict) or "attachments" not in result:
+        return result, {}
+    attachments = result["attachments"]
+    if attachments is None:
+        attachments = {}
+    if not isinstance(attachments, dict) or not all(isinstance(k, str) for k in attachments):
+        raise InvalidResultType(
+            f"the objective's result 'attachments' must be a dict {{name (str): value}}, "
+            f"got {attachments!r} of type {type(attachments).__name__}"
+        )
+    rest = {k: v for k, v in result.items() if k != "attachments"}
+    return rest, dict(attachments)
+
+
 def _space_from_annotations(fn):
     """Hyperopt's annotated objectives: ``def f(x: hp.uniform('x', 0, 1)): ...``."""
     space = {}
@@ -518,8 +545,8 @@ def _space_from_annotations(fn):
         annotation = parameter.annotation
         if not isinstance(annotation, Node):
             raise InvalidAnnotatedParameter(
-                f"fmin was called without a space, so every parameter of the objective must be "
-                f"annotated with an hp node; parameter {name!r} has annotation {annotation!r}"
+                f"fmin was called without a space (or with space='annotated'), so every "
+                f"parameter of the objective must be annotated with an hp node; parameter {name!r} has annotation {annotation!r}"
             )
         space[name] = annotation
     return space
@@ -530,7 +557,10 @@ class Domain:
 
     ``expr`` is the user's space, ``compiled`` its :class:`~hpo.spaces.CompiledSpace`. When the
     space is ``None`` it is read from the objective's parameter annotations and the objective
-    is called with keyword arguments.
+    is called with keyword arguments; ``"annotated"`` (Hyperopt's spelling) means the same.
+
+    An ``"attachments"`` dict in the objective's result is moved to the trial's attachments
+    through ``ctrl.attachments``, as in Hyperopt.
 
     >>> from hpo import hp
     >>> d = Domain(lambda p: p["x"] * 2, {"x": hp.uniform("x", 0, 1)})
@@ -542,6 +572,8 @@ class Domain:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {fn!r}")
         self.fn = fn
+        if isinstance(expr, str) and expr == "annotated":
+            expr = None
         self.call_with_kwargs = expr is None
         self.expr = _space_from_annotations(fn) if expr is None else expr
         self.compiled = compile_space(self.expr)
@@ -554,8 +586,12 @@ class Domain:
     def labels(self):
         return self.compiled.labels
 
-    def evaluate(self, vals, ctrl=None):
+    def evaluate(self, vals, ctrl=None, attach_attachments=True):
         """Call the objective on the configuration ``vals`` and return the validated result.
+
+        With ``ctrl`` and ``attach_attachments``, a result's ``"attachments"`` dict is written
+        to ``ctrl.attachments`` (the trial's attachments) and left out of the returned result;
+        without a ``ctrl`` the result keeps it (see :func:`split_result_attachments`).
 
         With ``pass_expr_memo_ctrl`` the objective is called as ``fn(expr=, memo=, ctrl=)``
         where ``memo`` is the ``{label: value}`` assignment (``space_eval(expr, memo)`` gives
@@ -567,7 +603,14 @@ class Domain:
         else:
             params = space_eval(self.expr, vals)
             rval = self.fn(**params) if self.call_with_kwargs else self.fn(params)
-        return normalize_result(rval)
+        result = normalize_result(rval)
+        if attach_attachments and ctrl is not None:
+            result, attachments = split_result_attachments(result)
+            if attachments:
+                trial_attachments = ctrl.attachments
+                for name, value in attachments.items():
+                    trial_attachments[name] = value
+        return result
 
     def short_str(self):
         return f"Domain({getattr(self.fn, '__name__', self.fn)!r})"

@@ -10,8 +10,8 @@ next call.
 >>> trials = Trials()
 >>> _ = fmin(lambda x: 1.0, hp.uniform("x", 0, 1), algo=rand.suggest, max_evals=100,
 ...          trials=trials, early_stop_fn=no_progress_loss(5), show_progressbar=False)
->>> len(trials)   # the first trial sets the best loss, five more fail to improve it
-6
+>>> len(trials)   # as in Hyperopt, the first trial counts as one without progress
+5
 """
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ def _loss_of(trial):
 def no_progress_loss(iteration_stop_count=20, percent_increase=0.0):
     """Stop after ``iteration_stop_count`` trials in a row without improving the best loss.
 
-    A trial improves when its loss is below ``best - |best| * percent_increase / 100``.
-    Failed trials (status ``fail``, ERROR trials, missing losses) count as no progress instead
-    of crashing the search, unlike Hyperopt's version.
+    A trial improves when its loss is below ``best - |best| * percent_increase / 100``. As in
+    Hyperopt, the first loss counts as a trial without progress (there is nothing yet to
+    improve on) but never stops the search by itself, so a search whose losses never improve
+    stops after ``max(iteration_stop_count, 2)`` trials. Failed trials (status ``fail``,
+    ERROR trials, missing losses) count as no progress instead of crashing the search,
+    unlike Hyperopt's version.
     """
     if not isinstance(iteration_stop_count, numbers.Integral) or iteration_stop_count < 1:
         raise ValueError(
@@ -46,7 +49,8 @@ def no_progress_loss(iteration_stop_count=20, percent_increase=0.0):
         if new_loss is None:
             iteration_no_progress += 1
         elif best_loss is None:
-            best_loss, iteration_no_progress = new_loss, 0
+            # Hyperopt's count: the first loss is one trial without progress, but never stops.
+            return False, [new_loss, iteration_no_progress + 1]
         else:
             threshold = best_loss - abs(best_loss * (percent_increase / 100.0))
             if new_loss < threshold:

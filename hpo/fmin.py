@@ -10,10 +10,16 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import math
+import numbers
+import warnings
+
+import numpy as np
 
 from . import progress
-from .base import JOB_STATE_NEW, Domain, Trials, new_misc
+from .base import JOB_STATE_NEW, JOB_STATES, Domain, Trials, new_misc
 from .exceptions import AllTrialsFailed, InvalidFminArgument
 from .executors import Executor, executor_for
 from .loop import SearchLoop
@@ -34,6 +40,8 @@ def generate_trials_to_calculate(points, exp_key=None):
     """
     trials = Trials(exp_key=exp_key)
     tids = trials.new_trial_ids(len(points))
+    # Validated against the space when fmin starts (a number outside its bounds is then
+    # evaluated as given, with a warning, as Hyperopt does).
     miscs = [new_misc(tid, {label: [value] for label, value in point.items()})
              for tid, point in zip(tids, points)]
     docs = trials.new_trial_docs(tids, [None] * len(tids), [{"status": "new"}] * len(tids), miscs)
@@ -44,9 +52,10 @@ def generate_trials_to_calculate(points, exp_key=None):
     return trials
 
 
-def _complete_new_trial(domain, doc):
+def _complete_new_trial(domain, doc, warned):
     """Validate a NEW trial given by the user and fill ``[]`` for its inactive labels."""
-    vals = domain.compiled.point_to_vals(doc["misc"]["vals"], what=f"trial {doc['tid']}")
+    vals = domain.compiled.point_to_vals(doc["misc"]["vals"], what=f"trial {doc['tid']}",
+                                         warned=warned)
     doc["misc"]["vals"] = vals
     doc["misc"]["idxs"] = {label: ([doc["tid"]] if v else []) for label, v in vals.items()}
 
@@ -59,10 +68,150 @@ def _prepare_in_memory(trials, trials_save_file, domain):
     elif trials is None:
         trials = Trials()
     trials.refresh()
+    warned = set()  # labels already warned about: one warning per label per fmin call
+    check_trials_fit_space(trials, domain.compiled, warned)
     for doc in trials.unfinished_trials:
         if doc["state"] == JOB_STATE_NEW:
-            _complete_new_trial(domain, doc)
+            _complete_new_trial(domain, doc, warned)
     return trials, journal
+
+
+def check_trials_fit_space(trials, compiled, warned=None):
+    """Refuse finished trials that the space cannot describe; warn about values off bounds.
+
+    Reusing a ``Trials`` after the space changed would otherwise give a best point with a
+    label the space does not have, or fail deep inside an algorithm on a choice index the
+    space no longer has. A label that is not in the space, a choice index (or ``randint``
+    value) that is not one of the space's, or a value that is not a number for a numeric
+    label raises :class:`hpo.stores.DomainMismatch` naming the trial, the label and the value.
+    A number outside changed bounds is kept (the algorithms treat it as any other
+    observation) with one warning per label.
+
+    >>> from hpo import hp, generate_trials_to_calculate
+    >>> from hpo.spaces import compile_space
+    >>> old = generate_trials_to_calculate([{"x": 0.5, "old": 1}])
+    >>> old.trials[0]["state"] = 2; old.trials[0]["result"] = {"loss": 0.0, "status": "ok"}
+    >>> old.refresh()
+    >>> check_trials_fit_space(old, compile_space({"x": hp.uniform("x", 0, 1)}))
+    Traceback (most recent call last):
+    ...
+    hpo.stores.base.DomainMismatch: trials=<...> holds trial 0 with label 'old' (value 1), which is not in the space (labels ['x']); pass a new Trials() for a changed space
+    """
+    warned = set() if warned is None else warned
+    for doc in trials.trials:
+        if doc["state"] == JOB_STATE_NEW:
+            continue  # validated, and completed, as a user-given point
+        for label, values in (doc.get("misc") or {}).get("vals", {}).items():
+            if not values:
+                continue
+            value = values[0]
+            column = compiled.index.get(label)
+            if column is None:
+                _mismatch(trials, doc, label, value,
+                          f"which is not in the space (labels {list(compiled.labels)})")
+            _check_value_fits(trials, doc, compiled.params[column], value, warned)
+
+
+def _check_value_fits(trials, doc, spec, value, warned):
+    if spec.is_object:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        _mismatch(trials, doc, spec.label, value, "which is not a number")
+    v = float(value)
+    low, high = spec.value_bounds()
+    if spec.is_categorical and (not v.is_integer() or not low <= v <= high):
+        what = "option indices" if spec.kind == "choice" else "randint values"
+        _mismatch(trials, doc, spec.label, value, f"but the space's {what} run from {low} to {high}")
+    if not math.isnan(v) and not low - 1e-9 <= v <= high + 1e-9 and spec.label not in warned:
+        warned.add(spec.label)
+        warnings.warn(f"trial {doc['tid']}: label {spec.label!r}: value {value!r} is outside "
+                      f"[{low}, {high}]; kept as an observation", stacklevel=4)
+
+
+def _mismatch(trials, doc, label, value, why):
+    from .stores import DomainMismatch
+
+    raise DomainMismatch(
+        f"trials={_short_repr(trials)} holds trial {doc['tid']} with label {label!r} "
+        f"(value {value!r}), {why}; pass a new Trials() for a changed space"
+    )
+
+
+def _short_repr(obj):
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _accepted_trials(trials):
+    """``trials`` as fmin uses it: an hpo ``Trials``, or a copy of a Hyperopt one.
+
+    An object with Hyperopt's ``.trials`` list of documents (a ``hyperopt.Trials``) is copied
+    into a new in-memory :class:`Trials`, with its ``attachments``, so the search continues
+    from it; the object itself is not updated.
+    """
+    if trials is None or isinstance(trials, Trials):
+        return trials
+    expected = ("expected None, an hpo Trials (e.g. Trials() or StoreTrials('sqlite:///exp.db')) "
+                "or a Hyperopt Trials")
+    if isinstance(trials, type):
+        raise InvalidFminArgument(
+            f"trials={trials!r} is a class, not a Trials; {expected} -- "
+            f"call it: trials={trials.__name__}()"
+        )
+    docs = getattr(trials, "trials", None)
+    if not isinstance(docs, (list, tuple)):
+        raise InvalidFminArgument(
+            f"trials={_short_repr(trials)} (a {type(trials).__name__}) is not a Trials; {expected}"
+        )
+    copied = Trials()
+    for i, doc in enumerate(docs):
+        copied.insert_trial_doc(_hpo_doc(trials, i, doc))
+    attachments = getattr(trials, "attachments", None)
+    if isinstance(attachments, dict):
+        copied.attachments.update(attachments)
+    copied.refresh()
+    logger.warning(
+        "trials: a %s with %d trials was given; its trials were copied into an hpo Trials and "
+        "the search continues there (the %s itself is not updated; pass hpo's Trials() to "
+        "read the trials afterwards)", type(trials).__name__, len(docs), type(trials).__name__)
+    return copied
+
+
+_MISSING_DOC_KEYS = {"spec": None, "exp_key": None, "owner": None, "version": 0,
+                     "book_time": None, "refresh_time": None}
+
+
+def _hpo_doc(trials, i, doc):
+    """A copy of the Hyperopt trial document ``doc`` (``trials.trials[i]``) in hpo's layout."""
+    misc = doc.get("misc") if isinstance(doc, dict) else None
+    if (not isinstance(misc, dict) or not isinstance(misc.get("vals"), dict)
+            or doc.get("state") not in JOB_STATES
+            or not isinstance(doc.get("tid"), (numbers.Integral, np.integer))):
+        raise InvalidFminArgument(
+            f"trials={_short_repr(trials)}: trials.trials[{i}] = {_short_repr(doc)} is not a "
+            f"trial document in Hyperopt's layout (tid, state, result, "
+            f"misc: {{tid, idxs, vals}})"
+        )
+    doc = copy.deepcopy(doc)
+    doc["tid"] = int(doc["tid"])
+    doc["state"] = int(doc["state"])
+    for key, default in _MISSING_DOC_KEYS.items():
+        doc.setdefault(key, default)
+    doc.setdefault("result", {"status": "new"})
+    misc = doc["misc"]
+    misc.setdefault("tid", doc["tid"])
+    misc.setdefault("cmd", ("domain_attachment", "FMinIter_Domain"))
+    misc.setdefault("workdir", None)
+    misc.setdefault("idxs", {label: ([doc["tid"]] if v else []) for label, v in misc["vals"].items()})
+    # Hyperopt keeps numpy scalars in its documents; hpo's hold plain types only.
+    for part in ("idxs", "vals"):
+        misc[part] = {label: [_plain(v) for v in values] for label, values in misc[part].items()}
+    misc["tid"] = int(misc["tid"])
+    return doc
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None, trials=None,
@@ -77,7 +226,8 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
     fn : callable
         The objective: takes one configuration (the value of ``space``) and returns a loss or
         a dict with ``loss`` and ``status`` (``STATUS_OK``/``STATUS_FAIL``) and anything else.
-    space : hp space, or None to read ``hp`` annotations from ``fn``'s parameters.
+    space : hp space, or None (or Hyperopt's ``"annotated"``) to read ``hp`` annotations from
+        ``fn``'s parameters; ``fn`` is then called with keyword arguments.
     algo : suggest function (``tpe.suggest`` by default, ``rand.suggest``, ``anneal.suggest``,
         ``grid.suggest``, ``functools.partial(tpe.suggest, n_startup_jobs=10)``, ...).
     max_evals : int
@@ -85,7 +235,10 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         call resumes a search. ``None`` means no limit (use ``timeout`` or ``early_stop_fn``).
     timeout : seconds; stop starting new trials after that long.
     loss_threshold : stop once the best loss is at or below it.
-    trials : :class:`Trials` (in memory by default) or a store-backed Trials.
+    trials : :class:`Trials` (in memory by default) or a store-backed Trials. A Hyperopt
+        ``Trials`` (an object with Hyperopt's ``.trials`` documents) is copied into an hpo
+        ``Trials`` and the search continues from its trials (``max_evals`` counts them).
+        Finished trials must fit the space (:func:`check_trials_fit_space`).
     rstate : ``numpy.random.Generator``; default seeded from ``$HPO_FMIN_SEED`` if set.
     catch_eval_exceptions : record an exception of ``fn`` as an ERROR trial and go on, instead
         of re-raising it (the ERROR trial is recorded either way).
@@ -93,6 +246,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         configuration itself (``space_eval(space, trials.argmin)``).
     points_to_evaluate : list of ``{label: value}`` (choices as indices) to evaluate first; used
         only when ``trials`` holds no trial yet, so a resumed search does not repeat them.
+        A number outside its parameter's bounds is evaluated as given, with a warning.
     max_queue_len : how many configurations to ask the algorithm for at once.
     show_progressbar : True (tqdm bar with the best loss), False, or a callback
         ``(initial, total) -> context manager`` yielding an object with ``update``/``postfix``.
@@ -120,6 +274,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
     if executor is not None and not isinstance(executor, Executor):
         raise InvalidFminArgument(
             f"executor must be an hpo.executors.Executor, got {executor!r}")
+    trials = _accepted_trials(trials)
     store_backed = getattr(trials, "store", None) is not None
     if store_backed and trials_save_file:
         raise InvalidFminArgument(

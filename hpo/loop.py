@@ -25,6 +25,7 @@ import time
 
 from . import progress
 from .base import JOB_STATE_ERROR, insert_points
+from .exceptions import InvalidFminArgument
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,26 @@ class _FinishedSequence:
 
     def __iter__(self):
         return (self[i] for i in range(self._n))
+
+
+def _stop_and_args(early_stop_fn, returned):
+    """``early_stop_fn``'s ``(stop, args)``, or an error naming what it returned instead.
+
+    >>> _stop_and_args(print, (False, [1.0, 0]))
+    (False, [1.0, 0])
+    >>> _stop_and_args(print, True)
+    Traceback (most recent call last):
+    ...
+    hpo.exceptions.InvalidFminArgument: early_stop_fn=<built-in function print> returned True; expected a pair (stop, args) such as (False, [best_loss, count]): stop a bool, args a list passed back to it on the next call
+    """
+    if (isinstance(returned, (tuple, list)) and len(returned) == 2
+            and isinstance(returned[1], (tuple, list))):
+        return returned[0], list(returned[1])
+    raise InvalidFminArgument(
+        f"early_stop_fn={early_stop_fn!r} returned {returned!r}; expected a pair (stop, args) "
+        f"such as (False, [best_loss, count]): stop a bool, args a list passed back to it on "
+        f"the next call"
+    )
 
 
 class SearchLoop:
@@ -173,7 +194,8 @@ class SearchLoop:
             return f"best loss {history.best_loss:.6g} reached loss_threshold"
         if self.early_stop_fn is not None:
             view = FinishedTrialsView(self.trials, n_finished)
-            stop, self.early_stop_args = self.early_stop_fn(view, *self.early_stop_args)
+            stop, self.early_stop_args = _stop_and_args(
+                self.early_stop_fn, self.early_stop_fn(view, *self.early_stop_args))
             if stop:
                 return "early_stop_fn asked to stop"
         return None

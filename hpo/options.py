@@ -8,6 +8,14 @@ the executor.
 Traceback (most recent call last):
 ...
 hpo.exceptions.InvalidFminArgument: max_evals must be a non-negative int or None, got -1
+>>> validate_fmin_options(10, -1, None, None, 1, True, None, print, None)
+Traceback (most recent call last):
+...
+hpo.exceptions.InvalidFminArgument: The timeout argument should be None or a positive value. Given value: -1
+>>> validate_fmin_options(10, None, "low", None, 1, True, None, print, None)
+Traceback (most recent call last):
+...
+hpo.exceptions.InvalidFminArgument: The loss_threshold argument should be None or a numeric value. Given value: 'low'
 """
 
 from __future__ import annotations
@@ -49,6 +57,13 @@ def _is_int(value):
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
 
 
+def _shown(value):
+    """A value as Hyperopt's messages show it: numbers plainly, anything else by its repr."""
+    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool):
+        return str(value)
+    return repr(value)
+
+
 def validate_fmin_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,
                       show_progressbar, early_stop_fn, algo, points_to_evaluate):
     if max_evals is not None and (not _is_int(max_evals) or max_evals < 0):
@@ -56,11 +71,18 @@ def validate_fmin_options(max_evals, timeout, loss_threshold, rstate, max_queue_
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
     ):
-        raise InvalidFminArgument(f"timeout must be a number of seconds > 0 or None, got {timeout!r}")
+        # Hyperopt's own words, so that code matching on them keeps working.
+        raise InvalidFminArgument(
+            f"The timeout argument should be None or a positive value. "
+            f"Given value: {_shown(timeout)}"
+        )
     if loss_threshold is not None and (
         isinstance(loss_threshold, bool) or not isinstance(loss_threshold, numbers.Real)
     ):
-        raise InvalidFminArgument(f"loss_threshold must be a number or None, got {loss_threshold!r}")
+        raise InvalidFminArgument(
+            f"The loss_threshold argument should be None or a numeric value. "
+            f"Given value: {_shown(loss_threshold)}"
+        )
     if rstate is not None and not isinstance(rstate, np.random.Generator):
         raise InvalidFminArgument(
             f"rstate must be a numpy.random.Generator (e.g. numpy.random.default_rng(42)), "

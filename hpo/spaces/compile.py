@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -345,13 +347,36 @@ class CompiledSpace:
             )
         return row
 
-    def point_to_vals(self, point, what="point"):
+    def point_to_vals(self, point, what="point", out_of_bounds="warn", warned=None):
         """Validate a ``{label: value}`` point and return it as ``misc.vals`` (``[]`` if inactive).
 
         Unlike ``row_to_vals(validate_point(...))`` the given values themselves are kept, so
-        OBJECT values survive.
+        OBJECT values survive. A number outside the bounds of a numeric parameter (not a
+        choice index) is kept with a warning when ``out_of_bounds="warn"``, as Hyperopt
+        evaluates such user-given points; ``"raise"`` refuses it. ``warned``: a set of labels
+        already warned about (one warning per label per caller), updated in place.
+
+        >>> import warnings
+        >>> from hpo import hp
+        >>> cs = compile_space({"x": hp.uniform("x", -5, 5)})
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     cs.point_to_vals({"x": -100})
+        {'x': [-100.0]}
+        >>> print(caught[0].message)
+        point: label 'x': value -100 is outside [-5.0, 5.0]; it is evaluated as given
         """
-        row = self.validate_point(point, what)
+        if out_of_bounds not in ("warn", "raise"):
+            raise ValueError(f"out_of_bounds must be 'warn' or 'raise', got {out_of_bounds!r}")
+        outside = {}
+        if out_of_bounds == "warn":
+            outside = self._outside_bounds(point)
+        # Validate with the nearest bound standing in, so that activity, types and grids are
+        # still checked; the value itself is what is kept.
+        checked = {label: ([outside[label][1]] if isinstance(v, (list, tuple)) else outside[label][1])
+                   if label in outside else v for label, v in point.items()}
+        row = self.validate_point(checked, what)
+        warned = set() if warned is None else warned
         vals = {}
         for spec in self.params:
             if np.isnan(row[spec.column]):
@@ -362,9 +387,47 @@ class CompiledSpace:
                 value = value[0]
             if spec.kind == OBJECT:
                 vals[spec.label] = [value]
+            elif spec.label in outside:
+                v = outside[spec.label][0]
+                vals[spec.label] = [int(v) if spec.is_integer else v]
+                if spec.label not in warned:
+                    warned.add(spec.label)
+                    low, high = spec.value_bounds()
+                    warnings.warn(f"{what}: label {spec.label!r}: value {value!r} is outside "
+                                  f"[{low}, {high}]; it is evaluated as given", stacklevel=2)
             else:
                 vals[spec.label] = [int(row[spec.column]) if spec.is_integer else float(row[spec.column])]
         return vals
+
+    def _outside_bounds(self, point):
+        """``{label: (value, nearest bound)}`` for the numbers of ``point`` outside their bounds.
+
+        Only numeric parameters count; choice indices, values that are not real numbers,
+        non-integers for integer kinds and non-positive values of log kinds are left to
+        :meth:`validate_point` to refuse.
+        """
+        outside = {}
+        for label, value in point.items():
+            spec = self.index.get(label)
+            spec = None if spec is None else self.params[spec]
+            if spec is None or spec.kind in (CHOICE, OBJECT):
+                continue
+            if isinstance(value, (list, tuple)):
+                if len(value) != 1:
+                    continue
+                value = value[0]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+                continue
+            v = float(value)
+            if math.isnan(v) or (spec.is_integer and not v.is_integer()) or (spec.is_log and v <= 0):
+                continue
+            low, high = spec.value_bounds()
+            if low - _GRID_TOLERANCE <= v <= high + _GRID_TOLERANCE:
+                continue
+            if spec.q is not None and abs(v / spec.q - round(v / spec.q)) > 1e-6:
+                continue
+            outside[label] = (v, low if v < low else high)
+        return outside
 
 
 def _parents_first(paths):
