@@ -170,10 +170,11 @@ def _accepted_trials(trials):
     if isinstance(attachments, dict):
         copied.attachments.update(attachments)
     copied.refresh()
+    kind = f"{type(trials).__module__}.{type(trials).__qualname__}"
     logger.warning(
         "trials: a %s with %d trials was given; its trials were copied into an hpo Trials and "
-        "the search continues there (the %s itself is not updated; pass hpo's Trials() to "
-        "read the trials afterwards)", type(trials).__name__, len(docs), type(trials).__name__)
+        "the search continues there (the given object is not updated; pass hpo's Trials() to "
+        "read the trials afterwards)", kind, len(docs))
     return copied
 
 

@@ -58,6 +58,18 @@ def test_result_attachments_are_saved_in_the_trials_save_file(tmp_path):
     assert all("attachments" not in t["result"] for t in saved)
 
 
+def test_result_attachments_reach_the_store_through_the_worker(tmp_path):
+    from hpo import StoreTrials
+
+    trials = StoreTrials(f"sqlite:///{tmp_path / 'search.db'}")
+    search(with_attachments, hp.uniform("x", -1, 1), trials=trials, max_evals=2, n_workers=1)
+    assert len(trials) == 2
+    for trial in trials:
+        assert "attachments" not in trial["result"]
+        x = trial["misc"]["vals"]["x"][0]
+        assert trials.trial_attachments(trial)["log"] == f"x={x:.3f}".encode()
+
+
 def test_split_result_attachments():
     result = {"loss": 1.0, "status": "ok", "attachments": {"a": b"1", "b": [1, 2]}}
     assert split_result_attachments(result) == (
