@@ -106,9 +106,11 @@ def _stop_and_args(early_stop_fn, returned):
     ...
     hpo.exceptions.InvalidFminArgument: early_stop_fn=<built-in function print> returned True; expected a pair (stop, args) such as (False, [best_loss, count]): stop a bool, args a list passed back to it on the next call
     """
-    if (isinstance(returned, (tuple, list)) and len(returned) == 2
-            and isinstance(returned[1], (tuple, list))):
-        return returned[0], list(returned[1])
+    if isinstance(returned, (tuple, list)) and len(returned) == 2:
+        if returned[1] is None:
+            return returned[0], []
+        if isinstance(returned[1], (tuple, list)):
+            return returned[0], list(returned[1])
     raise InvalidFminArgument(
         f"early_stop_fn={early_stop_fn!r} returned {returned!r}; expected a pair (stop, args) "
         f"such as (False, [best_loss, count]): stop a bool, args a list passed back to it on "
