@@ -11,7 +11,11 @@
 {'units': 3, 'dropout': 4}
 
 ``minimize(model, data, algo, max_evals)`` runs the search and returns ``(best_run,
-best_model)`` as Hyperas does; ``hpo run FILE.py`` does it from the command line.
+best_model)`` as Hyperas does; ``optim.best_models`` and ``optim.best_ensemble`` return the
+best trained models and a :class:`~hpo.template.ensemble.VotingModel` of them; ``hpo run
+FILE.py`` searches from the command line. Labels are Hyperas' names where it gives one (the
+assignment target, keyword or called function: ``Dropout``, then ``Dropout_1`` on a repeat)
+and readable ones elsewhere (``if_0`` for ``if <<choice(...)>> == "x":``).
 """
 
 from .compiler import Template, compile_template

@@ -146,6 +146,16 @@ def derived_label(call, parents, line, col, outer_label=None):
     numbered: the other side of a comparison with a name (``{{...}} == mode`` -> ``mode_0``),
     the enclosing statement (``if {{...}} == "x":`` -> ``if_0``), the outer placeholder's
     label and option for a nested one (``lr_option1_0``), else ``value_0``.
+
+    >>> from hpo.template import compile_template
+    >>> list(compile_template(
+    ...     "def model(net):\\n"
+    ...     "    net.add(Dropout(<<uniform(0, 1)>>))\\n"
+    ...     "    net.add(Dropout(<<uniform(0, 1)>>))\\n"
+    ...     "    net.compile(optimizer=<<choice(['adam', 'sgd'])>>)\\n"
+    ...     "    if <<choice(['three', 'four'])>> == 'four':\\n"
+    ...     "        pass\\n").labels)
+    ['Dropout', 'Dropout_1', 'optimizer', 'if_0']
     """
     parent = parents.get(call)
     if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1:
