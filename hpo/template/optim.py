@@ -196,6 +196,7 @@ def _search(model, data, algo, max_evals, trials, rstate, rseed, data_args, mode
             raise TemplateError(f"rseed must be a non-negative int, got rseed={rseed!r}")
         rstate = np.random.default_rng(int(rseed))
     template = model if isinstance(model, Template) else compile_template(model)
+    data_args = () if data_args is None else data_args  # Hyperas' default is None
     objective = template.objective(data, data_args=data_args, model_dir=model_dir)
     objective.keep_models = keep_models
     if getattr(trials, "store", None) is None:

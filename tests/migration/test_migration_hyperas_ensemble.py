@@ -50,7 +50,7 @@ def model(X_train, Y_train, X_test, Y_test):
 
 
 def test_hyperas_mnist_ensemble_runs_with_changed_imports():
-    X_train, Y_train, X_test, Y_test = data()
+    _, _, X_test, Y_test = data()
     trials = Trials()
     ensemble_model = optim.best_ensemble(nb_ensemble_models=2, model=model, data=data,
                                          algo=rand.suggest, max_evals=3, trials=trials,

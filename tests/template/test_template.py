@@ -733,7 +733,7 @@ def test_minimize_accepts_hyperas_rseed_and_other_arguments():
         trials = Trials()
         best_run, best_model = optim.minimize(
             t, algo=rand.suggest, max_evals=8, trials=trials, rseed=7, verbose=False,
-            notebook_name="ignored", keep_temp=True, functions=[])
+            notebook_name="ignored", keep_temp=True, functions=[], data_args=None)
         runs.append((best_run, trials.losses()))
     assert runs[0] == runs[1]  # the same seed, the same search
     assert best_run["n"] in (10, 20, 30) and best_model == best_run["n"]
@@ -741,8 +741,8 @@ def test_minimize_accepts_hyperas_rseed_and_other_arguments():
     indices, _ = optim.minimize(t, algo=rand.suggest, max_evals=8, rseed=7, verbose=False,
                                 eval_space=False)
     assert indices["n"] == (10, 20, 30).index(best_run["n"]) and indices["x"] == best_run["x"]
-    best_run_3, _, space = optim.minimize(t, algo=rand.suggest, max_evals=2, rseed=7,
-                                          verbose=False, return_space=True)
+    _, _, space = optim.minimize(t, algo=rand.suggest, max_evals=2, rseed=7,
+                                 verbose=False, return_space=True)
     assert set(space) == {"n", "x"}
     with pytest.raises(TemplateError, match="give rseed or rstate, not both"):
         optim.minimize(t, algo=rand.suggest, max_evals=2, rseed=1,
