@@ -614,3 +614,7 @@ class Domain:
 
     def short_str(self):
         return f"Domain({getattr(self.fn, '__name__', self.fn)!r})"
+
+
+# Hyperopt's `hyperopt.base.trials_from_docs`, where migrated code looks for it.
+from .trials_docs import trials_from_docs  # noqa: E402,F401

@@ -315,3 +315,6 @@ def _result(trials, domain, return_argmin):
 # Hyperopt's `Trials.fmin(...)` convenience calls this function; the record is told about it
 # here, so that `hpo.base` never imports the loop above it.
 Trials.search = staticmethod(fmin)
+
+# Hyperopt's `hyperopt.fmin.generate_trial`, where migrated code looks for it.
+from .trials_docs import generate_trial  # noqa: E402,F401
