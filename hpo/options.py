@@ -15,7 +15,7 @@ hpo.exceptions.InvalidFminArgument: The timeout argument should be None or a pos
 >>> validate_fmin_options(10, None, "low", None, 1, True, None, print, None)
 Traceback (most recent call last):
 ...
-hpo.exceptions.InvalidFminArgument: The loss_threshold argument should be None or a numeric value. Given value: 'low'
+hpo.exceptions.InvalidFminArgument: The loss_threshold argument should be None or a numeric value. Given value: low
 """
 
 from __future__ import annotations
@@ -58,10 +58,8 @@ def _is_int(value):
 
 
 def _shown(value):
-    """A value as Hyperopt's messages show it: numbers plainly, anything else by its repr."""
-    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool):
-        return str(value)
-    return repr(value)
+    """A value as Hyperopt's messages show it (``str``), so that its own tests recognise them."""
+    return str(value)
 
 
 def validate_fmin_options(max_evals, timeout, loss_threshold, rstate, max_queue_len,

@@ -291,7 +291,7 @@ BAD_ARGUMENTS = [
     ("int rstate", {"rstate": 42}, "got int"),
     ("zero max_queue_len", {"max_queue_len": 0}, "max_queue_len must be an int >= 1"),
     ("string loss_threshold", {"loss_threshold": "0.1"},
-     "The loss_threshold argument should be None or a numeric value. Given value: '0.1'"),
+     "The loss_threshold argument should be None or a numeric value. Given value: 0.1"),
     ("non-callable algo", {"algo": "tpe"}, "algo must be a suggest function"),
     ("points not a list", {"points_to_evaluate": {"x": 1.0}}, "points_to_evaluate must be a list"),
     ("n_workers with memory trials", {"n_workers": 4}, "n_workers=4 needs store-backed trials"),

@@ -156,7 +156,7 @@ def test_bad_timeout_and_loss_threshold_use_hyperopt_messages():
             "The timeout argument should be None or a positive value. Given value: -1")):
         search(lambda x: x, hp.uniform("x", 0, 1), timeout=-1)
     with pytest.raises(InvalidFminArgument, match=re.escape(
-            "The loss_threshold argument should be None or a numeric value. Given value: 'abc'")):
+            "The loss_threshold argument should be None or a numeric value. Given value: abc")):
         search(lambda x: x, hp.uniform("x", 0, 1), loss_threshold="abc")
 
 
