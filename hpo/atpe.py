@@ -7,7 +7,7 @@
 >>> hpo.atpe.suggest
 Traceback (most recent call last):
 ...
-hpo.exceptions.NotOfferedError: hpo does not offer atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)
+hpo.exceptions.NotOfferedImportError: hpo does not offer atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)
 """
 
 from .exceptions import not_offered as _not_offered

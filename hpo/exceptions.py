@@ -13,6 +13,8 @@ from .spaces.errors import (  # noqa: F401  (re-exported)
     HpoError,
     InvalidSpaceArgument,
     InvalidSpaceAssignment,
+    NotOfferedAttributeError,
+    NotOfferedError,
 )
 
 
@@ -48,17 +50,20 @@ class InvalidFminArgument(HpoError, ValueError):
     """An argument of ``fmin`` is out of range or of the wrong type."""
 
 
-class NotOfferedError(HpoError, ImportError):
-    """A Hyperopt name hpo does not offer; the message says what to use instead.
+class NotOfferedImportError(NotOfferedError, ImportError):
+    """A module-level Hyperopt name hpo does not offer (``SparkTrials``, ``atpe``, pyll's
+    ``rec_eval``, ...); the message says what to use instead.
 
-    It is an :class:`ImportError`, so ``from hpo import SparkTrials`` fails with this message
-    (an ``AttributeError`` would be replaced by Python's bare "cannot import name"), and code
+    Catch :class:`NotOfferedError`, the base it shares with the error raised for Hyperopt's
+    pyll attributes on space nodes (:class:`NotOfferedAttributeError`). It is also an
+    :class:`ImportError`, so ``from hpo import SparkTrials`` fails with this message (an
+    ``AttributeError`` would be replaced by Python's bare "cannot import name"), and code
     that guards an optional import with ``except ImportError`` keeps working.
 
     >>> from hpo import SparkTrials
     Traceback (most recent call last):
     ...
-    hpo.exceptions.NotOfferedError: hpo does not offer SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel with fmin(..., trials=StoreTrials('sqlite:///exp.db'), n_workers=4) on one machine, or trials=MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several
+    hpo.exceptions.NotOfferedImportError: hpo does not offer SparkTrials (Hyperopt's Apache Spark backend); evaluate trials in parallel with fmin(..., trials=StoreTrials('sqlite:///exp.db'), n_workers=4) on one machine, or trials=MongoTrials('mongo://host:27017/db/jobs') with hpo-worker processes on several
     """
 
 
@@ -76,7 +81,8 @@ PYLL_INTERNALS = ("dfs", "clone", "clone_merge", "rec_eval", "toposort", "Litera
 
 
 def not_offered(name):
-    """The :class:`NotOfferedError` for the Hyperopt name ``name``, saying what to use instead.
+    """The :class:`NotOfferedImportError` for the Hyperopt name ``name``, saying what to use
+    instead.
 
     >>> str(not_offered("atpe"))
     "hpo does not offer atpe (Hyperopt's Adaptive TPE); use algo=tpe.suggest (from hpo import tpe)"
@@ -90,4 +96,4 @@ def not_offered(name):
                   "hpo.compile_space(space).params")
     else:
         advice = NOT_OFFERED[name]
-    return NotOfferedError(f"hpo does not offer {advice}", name=name)
+    return NotOfferedImportError(f"hpo does not offer {advice}", name=name)

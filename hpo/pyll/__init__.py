@@ -9,7 +9,7 @@ to use instead.
 >>> from hpo.pyll import rec_eval
 Traceback (most recent call last):
 ...
-hpo.exceptions.NotOfferedError: hpo does not offer pyll.rec_eval (Hyperopt's expression-graph internals); to evaluate a space at a point use hpo.space_eval(space, point); to draw points use hpo.pyll.stochastic.sample(space, rng); to list its parameters use hpo.compile_space(space).params
+hpo.exceptions.NotOfferedImportError: hpo does not offer pyll.rec_eval (Hyperopt's expression-graph internals); to evaluate a space at a point use hpo.space_eval(space, point); to draw points use hpo.pyll.stochastic.sample(space, rng); to list its parameters use hpo.compile_space(space).params
 """
 
 from ..exceptions import PYLL_INTERNALS, not_offered

@@ -6,7 +6,7 @@ The graph internals (``dfs``, ``clone``, ``rec_eval``, ...) raise
 >>> from hpo.pyll.base import dfs
 Traceback (most recent call last):
 ...
-hpo.exceptions.NotOfferedError: hpo does not offer pyll.dfs (Hyperopt's expression-graph internals); to evaluate a space at a point use hpo.space_eval(space, point); to draw points use hpo.pyll.stochastic.sample(space, rng); to list its parameters use hpo.compile_space(space).params
+hpo.exceptions.NotOfferedImportError: hpo does not offer pyll.dfs (Hyperopt's expression-graph internals); to evaluate a space at a point use hpo.space_eval(space, point); to draw points use hpo.pyll.stochastic.sample(space, rng); to list its parameters use hpo.compile_space(space).params
 """
 
 from ..exceptions import PYLL_INTERNALS, not_offered

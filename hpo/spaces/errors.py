@@ -22,3 +22,26 @@ class InvalidSpaceArgument(BadSearchSpace):
 
 class InvalidSpaceAssignment(HpoError, ValueError):
     """An assignment of values to labels does not fit the space (missing, unknown or out of range)."""
+
+
+class NotOfferedError(HpoError):
+    """A Hyperopt name or attribute hpo does not offer; the message says what to use instead.
+
+    This is the class to catch (it is :class:`hpo.exceptions.NotOfferedError` too). What is
+    raised is one of two kinds, so that Python's own protocols keep working:
+    :class:`NotOfferedAttributeError` for an attribute of a space node (so ``hasattr`` answers
+    False and ``getattr(node, name, default)`` returns the default), and
+    :class:`hpo.exceptions.NotOfferedImportError` for a module-level name (so
+    ``except ImportError`` around an optional import keeps working). One class cannot be both:
+    Python refuses a class deriving from both ``AttributeError`` and ``ImportError``.
+    """
+
+
+class NotOfferedAttributeError(NotOfferedError, AttributeError):
+    """An attribute of Hyperopt's pyll graph nodes (``pos_args``, ``inputs()``, ...) asked of
+    an hpo space node.
+
+    >>> from hpo.spaces import hp
+    >>> hasattr(hp.uniform("x", 0, 1), "pos_args")
+    False
+    """

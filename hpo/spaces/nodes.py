@@ -10,6 +10,16 @@ are nodes:
 
 Nodes are immutable after construction and compare by identity, so the same node object may
 appear in several places of one space.
+
+Nodes are not Hyperopt's pyll expression graph: reading one of its attributes
+(``pos_args``, ``named_args``, ``inputs()``, ``eval()``, ...) raises
+:class:`~hpo.spaces.errors.NotOfferedAttributeError` saying what to use instead.
+
+>>> from hpo.spaces import hp
+>>> hp.uniform("x", 0, 1).pos_args
+Traceback (most recent call last):
+...
+hpo.spaces.errors.NotOfferedAttributeError: hpo does not offer pyll's Apply.pos_args on space nodes (Hyperopt's expression-graph internals): this node is hp.uniform('x', low=0.0, high=1.0), a Param with .label, .kind and .args; to list a space's parameters (label, distribution, bounds, the choices that activate them) use hpo.compile_space(space).params
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from .errors import NotOfferedAttributeError
 
 # Distribution kinds. The numeric kinds are sampled in `scale` ("linear" or "log") and then
 # optionally quantized; the integer kinds take integer values.
@@ -39,6 +51,30 @@ BOUNDED_KINDS = frozenset({UNIFORM, QUNIFORM, UNIFORMINT, LOGUNIFORM, QLOGUNIFOR
 GAUSSIAN_KINDS = frozenset({NORMAL, QNORMAL, LOGNORMAL, QLOGNORMAL})
 LOG_KINDS = frozenset({LOGUNIFORM, QLOGUNIFORM, LOGNORMAL, QLOGNORMAL})
 INTEGER_KINDS = frozenset({RANDINT, UNIFORMINT})
+
+_LIST_PARAMS = ("to list a space's parameters (label, distribution, bounds, the choices that "
+                "activate them) use hpo.compile_space(space).params")
+_EVALUATE = ("to evaluate a space at a point use hpo.space_eval(space, point); to draw a point "
+             "use hpo.pyll.stochastic.sample(space, rng)")
+_REBUILD = "nodes are immutable: build the changed space with hp.* instead"
+
+#: What to use instead of each attribute of Hyperopt's ``pyll.Apply`` (and ``Literal.obj``)
+#: that migrating code reads. ``arg`` is left out: ``Param.arg(name)`` is hpo's own method.
+PYLL_NODE_ATTRIBUTES = {
+    "pos_args": _LIST_PARAMS,
+    "named_args": _LIST_PARAMS,
+    "inputs": _LIST_PARAMS,
+    "name": _LIST_PARAMS,
+    "o_len": _LIST_PARAMS,
+    "pure": _LIST_PARAMS,
+    "define_params": _LIST_PARAMS,
+    "obj": _LIST_PARAMS,
+    "eval": _EVALUATE,
+    "pprint": "print(space) shows it",
+    "set_kwarg": _REBUILD,
+    "replace_input": _REBUILD,
+    "clone_from_inputs": _REBUILD,
+}
 
 
 class Node:
@@ -100,6 +136,20 @@ class Node:
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
+    # Called only for names the node lacks. Hyperopt's graph attributes get advice instead of
+    # a bare AttributeError; the error is still an AttributeError, so hasattr() stays False.
+    def __getattr__(self, name):
+        if name in PYLL_NODE_ATTRIBUTES:
+            raise NotOfferedAttributeError(
+                f"hpo does not offer pyll's Apply.{name} on space nodes (Hyperopt's "
+                f"expression-graph internals): this node is {self!r}, {self._parts()}; "
+                f"{PYLL_NODE_ATTRIBUTES[name]}", name=name, obj=self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}",
+                             name=name, obj=self)
+
+    def _parts(self):
+        return "a space node"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Param(Node):
@@ -117,6 +167,9 @@ class Param(Node):
     def arg(self, name, default=None):
         return dict(self.args).get(name, default)
 
+    def _parts(self):
+        return "a Param with .label, .kind and .args"
+
     def __repr__(self):
         inner = ", ".join(f"{k}={v!r}" for k, v in self.args)
         return f"hp.{self.kind}({self.label!r}, {inner})"
@@ -133,6 +186,9 @@ class Choice(Node):
     def __repr__(self):
         return f"hp.choice({self.label!r}, {list(self.options)!r})"
 
+    def _parts(self):
+        return "a Choice with .label, .options and .probabilities"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Apply(Node):
@@ -145,6 +201,9 @@ class Apply(Node):
     def __repr__(self):
         name = getattr(self.fn, "__name__", repr(self.fn))
         return f"{name}({', '.join(map(repr, self.args))})"
+
+    def _parts(self):
+        return "an Apply with .fn, .args and .kwargs"
 
 
 def children(space: Any):

@@ -13,7 +13,7 @@ import pytest
 import hpo
 import hpo.algos
 from hpo import JOB_STATE_NEW, Trials, fmin
-from hpo.exceptions import HpoError, NotOfferedError
+from hpo.exceptions import HpoError, NotOfferedError, NotOfferedImportError
 from hpo.trials_docs import generate_trial, trials_from_docs
 from worker_support import worker_env
 
@@ -118,7 +118,8 @@ def test_hyperopts_module_paths_of_the_helpers():
 def test_what_is_not_offered_says_what_to_use_instead(code, advice):
     proc = fresh_python(code)
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("hpo.exceptions.NotOfferedError: hpo does not offer"), proc.stderr
+    assert last.startswith("hpo.exceptions.NotOfferedImportError: hpo does not offer"), (
+        proc.stderr)
     assert advice in last
 
 
@@ -126,6 +127,8 @@ def test_not_offered_is_an_import_error_of_hpo():
     with pytest.raises(NotOfferedError) as info:
         hpo.SparkTrials  # noqa: B018
     assert isinstance(info.value, ImportError) and isinstance(info.value, HpoError)
+    assert isinstance(info.value, NotOfferedImportError)
+    assert not isinstance(info.value, AttributeError)
     assert info.value.name == "SparkTrials"
     assert not hasattr(hpo, "NoSuchThing")
     with pytest.raises(AttributeError, match="'hpo.pyll' has no attribute 'nothing'"):
