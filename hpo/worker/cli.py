@@ -13,11 +13,16 @@ stopped (:mod:`hpo.worker.exits`): 0 done or stopped, 1 too many failed trials i
 store could not be opened or stayed unreachable.
 
 Hyperopt's ``hyperopt-mongo-worker`` flags are accepted too: ``--mongo=host[:port]/db``
-stands for ``--store mongo://host:port/db/jobs`` (port 27017 when not given), and
-``--last-job-timeout T`` makes the worker exit once no job has arrived for ``T`` seconds
-(since it started or finished its last job), like ``--reserve-timeout``; when both are given
-the shorter wins. ``--poll-interval``, ``--max-consecutive-failures``, ``--reserve-timeout``,
-``--workdir``, ``--max-jobs`` and ``--exp-key`` have the same names in both.
+stands for ``--store mongo://host:port/db/jobs`` (port 27017 when not given).
+``--last-job-timeout T`` means what it means to Hyperopt: reserve no job once ``T`` seconds
+have passed since the worker started (a deadline, not an idle time; a trial running at the
+deadline finishes and is recorded, then the worker exits with status 0). It combines with
+``--reserve-timeout`` (exit after idling that long) as in Hyperopt: whichever comes first
+ends the worker. ``--no-subprocesses`` (``-N``) is accepted and changes nothing: hpo's worker
+always runs the objective in its own process, which is what the flag asks Hyperopt's worker
+to do (keeping large data in memory across trials). ``--poll-interval``,
+``--max-consecutive-failures``, ``--reserve-timeout``, ``--workdir``, ``--max-jobs`` and
+``--exp-key`` have the same names in both.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser(); add_arguments(parser)
@@ -76,9 +81,13 @@ def add_arguments(parser):
                              "back off to this); default 0.5 s")
     parser.add_argument("--reserve-timeout", type=float, default=None,
                         help="exit after idling this many seconds (default: never)")
-    parser.add_argument("--last-job-timeout", type=float, default=None,
-                        help="exit once no job has arrived for this many seconds since the "
-                             "last one (as --reserve-timeout; the shorter of both wins)")
+    parser.add_argument("--last-job-timeout", type=float, default=None, metavar="T",
+                        help="reserve no job once T seconds have passed since the worker "
+                             "started (a deadline; a running trial finishes), as Hyperopt's "
+                             "flag; default: never")
+    parser.add_argument("-N", "--no-subprocesses", action="store_true",
+                        help="Hyperopt's flag, accepted for compatibility: objectives always "
+                             "run in the worker's own process")
     parser.add_argument("--heartbeat", type=float, default=5.0,
                         help="seconds between heartbeats of a running trial (default 5)")
     parser.add_argument("--max-consecutive-failures", type=int, default=4,
@@ -111,14 +120,10 @@ def run(args):
         except ValueError as e:
             logger.error("hpo-worker: %s", e)
             return EXIT_USAGE
-    reserve_timeout = args.reserve_timeout
-    if args.last_job_timeout is not None:
-        if args.last_job_timeout < 0:
-            logger.error("hpo-worker: --last-job-timeout must be seconds >= 0, got %r",
-                         args.last_job_timeout)
-            return EXIT_USAGE
-        reserve_timeout = (args.last_job_timeout if reserve_timeout is None
-                           else min(reserve_timeout, args.last_job_timeout))
+    if args.last_job_timeout is not None and args.last_job_timeout < 0:
+        logger.error("hpo-worker: --last-job-timeout must be seconds >= 0, got %r",
+                     args.last_job_timeout)
+        return EXIT_USAGE
     url = args.store or os.environ.get(STORE_URL_ENV)
     if not url:
         logger.error("hpo-worker: no store: pass --store URL or set %s", STORE_URL_ENV)
@@ -127,7 +132,8 @@ def run(args):
     try:
         worker = Worker(url, exp_key=args.exp_key, workdir=args.workdir,
                         max_jobs=args.max_jobs, poll_interval=args.poll_interval,
-                        reserve_timeout=reserve_timeout, heartbeat=args.heartbeat,
+                        reserve_timeout=args.reserve_timeout,
+                        last_job_timeout=args.last_job_timeout, heartbeat=args.heartbeat,
                         max_consecutive_failures=None if failures == 0 else failures,
                         term_grace=args.term_grace, worker_id=args.worker_id,
                         connect_timeout=args.connect_timeout)

@@ -57,6 +57,10 @@ class WorkerCtrl(Ctrl):
 class Worker:
     """Runs trials from the store at ``store`` (a URL or an open store).
 
+    ``reserve_timeout``: exit after idling this many seconds. ``last_job_timeout``: reserve no
+    new job once this many seconds have passed since :meth:`run` began (a deadline, Hyperopt's
+    ``--last-job-timeout``); a trial running at the deadline finishes and is recorded. The
+    first of the two to expire ends the worker.
     ``max_consecutive_failures``: exit after this many objective errors in a row (None: never).
     ``term_grace``: seconds a running trial may go on after a stop request (see
     :mod:`hpo.worker.stopping`). ``secret``: see :class:`~hpo.worker.domains.DomainCache`.
@@ -71,13 +75,14 @@ class Worker:
     def __init__(self, store, exp_key=None, workdir=None, max_jobs=None, poll_interval=0.5,
                  reserve_timeout=None, heartbeat=5.0, max_consecutive_failures=4,
                  term_grace=20.0, secret=None, worker_id=None, retry_for=DEFAULT_RETRY_FOR,
-                 connect_timeout=DEFAULT_CONNECT_TIMEOUT):
+                 connect_timeout=DEFAULT_CONNECT_TIMEOUT, last_job_timeout=None):
         for name, value in (("poll_interval", poll_interval), ("heartbeat", heartbeat)):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
-        if reserve_timeout is not None and (not isinstance(reserve_timeout, (int, float))
-                                            or reserve_timeout < 0):
-            raise ValueError(f"reserve_timeout must be seconds >= 0 or None, got {reserve_timeout!r}")
+        for name, value in (("reserve_timeout", reserve_timeout),
+                            ("last_job_timeout", last_job_timeout)):
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"{name} must be seconds >= 0 or None, got {value!r}")
         if max_jobs is not None and (not isinstance(max_jobs, int) or max_jobs < 1):
             raise ValueError(f"max_jobs must be an int >= 1 or None, got {max_jobs!r}")
         if max_consecutive_failures is not None and (
@@ -88,6 +93,7 @@ class Worker:
         self.store = open_store(store, connect_timeout=connect_timeout, retry_for=retry_for)
         self.exp_key, self.workdir, self.max_jobs = exp_key, workdir, max_jobs
         self.poll_interval, self.reserve_timeout = float(poll_interval), reserve_timeout
+        self.last_job_timeout = last_job_timeout
         self.heartbeat_every = float(heartbeat)
         self.max_consecutive_failures = max_consecutive_failures
         self.term_grace, self.secret = float(term_grace), secret
@@ -114,12 +120,14 @@ class Worker:
             self._registered_at = now
 
     def run(self):
-        """Serve trials until ``max_jobs``, ``reserve_timeout``, too many failures or a stop.
+        """Serve trials until ``max_jobs``, ``reserve_timeout``, ``last_job_timeout``, too many
+        failures or a stop.
 
         Returns the exit status (:mod:`hpo.worker.exits`).
         """
         self._register(force=True)
         idle_since = time.monotonic()
+        deadline = None if self.last_job_timeout is None else idle_since + self.last_job_timeout
         backoff_start = min(0.005, self.poll_interval)
         backoff = backoff_start
         failures = 0
@@ -127,6 +135,10 @@ class Worker:
             while not self.stopping.requested:
                 if self.max_jobs is not None and self.jobs_done >= self.max_jobs:
                     logger.info("worker %s: done %d jobs (max_jobs)", self.worker_id, self.jobs_done)
+                    return EXIT_OK
+                if deadline is not None and time.monotonic() >= deadline:
+                    logger.info("worker %s: %.3g s since start (last_job_timeout), reserving no "
+                                "more jobs; exiting", self.worker_id, self.last_job_timeout)
                     return EXIT_OK
                 self._register()
                 doc = self.store.reserve(self.worker_id, self.exp_key)
@@ -136,7 +148,9 @@ class Worker:
                         logger.info("worker %s: idle for %.3g s (reserve_timeout), exiting",
                                     self.worker_id, self.reserve_timeout)
                         return EXIT_OK
-                    self.stopping.wait(backoff)
+                    # Wake at the deadline rather than up to one poll interval after it.
+                    self.stopping.wait(backoff if deadline is None
+                                       else max(0.0, min(backoff, deadline - time.monotonic())))
                     backoff = min(backoff * 2, self.poll_interval)
                     continue
                 backoff = backoff_start
