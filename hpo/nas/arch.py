@@ -15,6 +15,10 @@ Layer types and their fields:
 ``relu``       ReLU
 ``maxpool``    ``pool`` (MaxPooling2D, pool size = stride, ``padding="same"``)
 ``avgpool``    ``pool`` (AveragePooling2D, same convention)
+``sepconv``    ``filters``, ``kernel``, ``stride`` (SeparableConv2D, depth multiplier 1,
+               ``padding="same"``)
+``pool``       ``mode`` (``"max"`` or ``"avg"``), ``size``, ``stride`` (pooling with its own
+               stride, ``padding="same"``: ``size=3, stride=1`` keeps the shape)
 ``gap``        GlobalAveragePooling2D
 ``dropout``    ``rate``
 ``dense``      ``units``, ``activation`` (``"linear"`` or ``"softmax"``)
@@ -44,6 +48,8 @@ LAYER_FIELDS = {
     "relu": (),
     "maxpool": ("pool",),
     "avgpool": ("pool",),
+    "sepconv": ("filters", "kernel", "stride"),
+    "pool": ("mode", "size", "stride"),
     "gap": (),
     "dropout": ("rate",),
     "dense": ("units", "activation"),
@@ -52,6 +58,7 @@ LAYER_FIELDS = {
 }
 MERGE_TYPES = frozenset({"add", "concat"})
 POOL_TYPES = frozenset({"maxpool", "avgpool"})
+POOL_MODES = ("max", "avg")
 # Layers that act on each channel separately: widening a layer upstream of them only needs
 # their per-channel parameters (BatchNormalization's) to be replicated.
 CHANNELWISE_TYPES = frozenset({"bn", "relu", "maxpool", "avgpool", "gap", "dropout"})
@@ -112,6 +119,9 @@ class Architecture:
             missing = [f for f in LAYER_FIELDS[kind] if f not in layer]
             if missing:
                 raise ArchitectureError(f"layer {layer['id']} ({kind}) lacks fields {missing}")
+            if kind == "pool" and layer["mode"] not in POOL_MODES:
+                raise ArchitectureError(f"layer {layer['id']} (pool) has mode {layer['mode']!r}; "
+                                        f"give one of {POOL_MODES}")
             inputs = layer.get("inputs", [])
             if kind == "input":
                 if position != 0 or inputs:
@@ -238,14 +248,14 @@ class Architecture:
             first = ins[0] if ins else None
             if kind == "input":
                 shape = self.input_shape
-            elif kind in ("conv", "maxpool", "avgpool", "gap"):
+            elif kind in ("conv", "sepconv", "maxpool", "avgpool", "pool", "gap"):
                 if len(first) != 3:
                     raise ArchitectureError(f"layer {lid} ({kind}) needs a 4-D input, got {first}")
                 if kind == "gap":
                     shape = (first[2],)
                 else:
-                    step = layer["stride"] if kind == "conv" else layer["pool"]
-                    channels = layer["filters"] if kind == "conv" else first[2]
+                    step = layer["stride"] if kind in ("conv", "sepconv", "pool") else layer["pool"]
+                    channels = layer["filters"] if kind in ("conv", "sepconv") else first[2]
                     shape = (_ceil_div(first[0], step), _ceil_div(first[1], step), channels)
             elif kind == "dense":
                 if len(first) != 1:
@@ -277,6 +287,9 @@ class Architecture:
         if kind == "conv":
             cin = shapes[layer["inputs"][0]][2]
             return layer["kernel"] ** 2 * cin * layer["filters"] + layer["filters"]
+        if kind == "sepconv":  # depthwise kernel, pointwise kernel, bias
+            cin = shapes[layer["inputs"][0]][2]
+            return layer["kernel"] ** 2 * cin + cin * layer["filters"] + layer["filters"]
         if kind == "dense":
             return shapes[layer["inputs"][0]][0] * layer["units"] + layer["units"]
         if kind == "bn":

@@ -26,6 +26,8 @@ _SEED_STRIDE = 7919
 # Keras' default (0.99) needs several hundred steps before inference-mode outputs are
 # meaningful, more than a search's short trainings give; 0.9 settles within tens of steps.
 BN_MOMENTUM = 0.9
+# Architecture layer types whose Keras layers hold weights.
+WEIGHTED_TYPES = ("conv", "sepconv", "dense", "bn")
 
 
 def layer_name(layer_id):
@@ -64,6 +66,16 @@ def build_keras(arch, seed=0, logits=False):
                 layer["filters"], layer["kernel"], strides=layer["stride"], padding="same",
                 kernel_initializer=_seeded(keras, "GlorotUniform", lseed), name=name,
             )
+        elif kind == "sepconv":
+            op = keras.layers.SeparableConv2D(
+                layer["filters"], layer["kernel"], strides=layer["stride"], padding="same",
+                depthwise_initializer=_seeded(keras, "GlorotUniform", lseed),
+                pointwise_initializer=_seeded(keras, "GlorotUniform", lseed + _SEED_STRIDE // 2),
+                name=name,
+            )
+        elif kind == "pool":
+            pool_class = keras.layers.MaxPooling2D if layer["mode"] == "max" else keras.layers.AveragePooling2D
+            op = pool_class(layer["size"], strides=layer["stride"], padding="same", name=name)
         elif kind == "bn":
             op = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
         elif kind == "relu":
@@ -100,7 +112,7 @@ def get_weights(model, arch):
     arch = Architecture.from_json(arch)
     out = {}
     for layer in arch.layers:
-        if layer["type"] in ("conv", "dense", "bn"):
+        if layer["type"] in WEIGHTED_TYPES:
             out[layer["id"]] = [np.array(w) for w in model.get_layer(layer_name(layer["id"])).get_weights()]
     return out
 
@@ -109,7 +121,7 @@ def set_weights(model, arch, weights):
     """Load ``{layer id: [arrays]}`` into ``model``; every weighted layer must be present."""
     arch = Architecture.from_json(arch)
     for layer in arch.layers:
-        if layer["type"] not in ("conv", "dense", "bn"):
+        if layer["type"] not in WEIGHTED_TYPES:
             continue
         if layer["id"] not in weights:
             raise KeyError(f"no weights for layer {layer['id']} ({layer['type']})")

@@ -119,14 +119,55 @@ def cnn(label, input_shape, num_classes, max_params=DEFAULT_MAX_PARAMS, initial=
                                   max_random_ops=max_random_ops, widen_noise=widen_noise))
 
 
-def find_arch_param(compiled, label=None):
-    """The compiled table's row of the architecture parameter (``label`` or the only one)."""
+def cells(label, input_shape, num_classes, blocks=3, ops=None, lookback=2, cells_per_stage=1,
+          stages=2, filters=16, max_params=DEFAULT_MAX_PARAMS, warm_start=True):
+    """A space parameter whose values are PNAS cells (:class:`~hpo.nas.cells.Cell`), unrolled
+    into networks for images of ``input_shape`` (see :mod:`hpo.nas.cell_build`).
+
+    Parameters
+    ----------
+    label : the parameter's label in the space.
+    input_shape : ``(height, width, channels)`` of one input image; height and width must be
+        at least ``2 ** (stages - 1)``.
+    num_classes : number of output classes (softmax output).
+    blocks : the most blocks a cell has (PNAS's B).
+    ops : None for the 8 built-in ops (``identity``, ``sep_conv_3x3``, ``sep_conv_5x5``,
+        ``sep_conv_7x7``, ``conv_1x1``, ``conv_3x3``, ``max_pool_3x3``, ``avg_pool_3x3``), a list
+        of built-in op names, or a dict ``{name: factory}`` with ``factory(filters)`` returning
+        the op's architecture layers, e.g. ``lambda f: [{"type": "relu"}, {"type": "conv",
+        "filters": f, "kernel": 3, "stride": 1}]``. An op must keep its input's shape.
+    lookback : how many previous cells' outputs a block may read (inputs -1 .. -lookback).
+    cells_per_stage, stages, filters : the network: ``stages`` stages of ``cells_per_stage``
+        cells, ``filters`` channels in the first stage, doubled by each stride-2 reduction.
+    max_params : cells whose network has more weights are never proposed.
+    warm_start : when a trial names its parent cell's trial (``misc["from_tid"]``, as
+        ``nas.pnas`` does), :class:`~hpo.nas.KerasObjective` starts the child from the
+        parent's trained weights with the new block switched off (see docs/nas.md).
+
+    >>> p = cells("cell", (8, 8, 1), 10)
+    >>> p.label, len(p.arg("prior").initial_values())
+    ('cell', 136)
+    """
+    from .cell_space import CellPrior
+
+    return custom(label, CellPrior(input_shape, num_classes, blocks=blocks, ops=ops, lookback=lookback,
+                                   cells_per_stage=cells_per_stage, stages=stages, filters=filters,
+                                   max_params=max_params, warm_start=warm_start))
+
+
+def find_arch_param(compiled, label=None, cells=False):
+    """The compiled table's row of the architecture parameter (``label`` or the only one):
+    a :func:`cnn` parameter, or with ``cells=True`` also a :func:`cells` parameter (for
+    code that takes either, such as the training objective)."""
+    from .cell_space import CellPrior
+
+    kinds = (CnnPrior, CellPrior) if cells else (CnnPrior,)
     found = [spec for spec in compiled.params
-             if spec.is_object and isinstance(spec.prior, CnnPrior) and label in (None, spec.label)]
+             if spec.is_object and isinstance(spec.prior, kinds) and label in (None, spec.label)]
     if len(found) != 1:
         what = f"labelled {label!r}" if label else ""
+        names = "nas.space.cnn or nas.space.cells" if cells else "nas.space.cnn"
         raise ValueError(
-            f"the space must hold exactly one nas.space.cnn parameter {what}; found "
-            f"{[s.label for s in found]}"
+            f"the space must hold exactly one {names} parameter {what}; found {[s.label for s in found]}"
         )
     return found[0]
