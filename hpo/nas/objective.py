@@ -23,6 +23,8 @@ import numpy as np
 
 from ..spaces import compile_space, space_eval
 from .arch import Architecture, ArchitectureError
+from .cell_build import inherit_weights
+from .cell_space import CellPrior
 from .keras_build import build_keras, get_weights, set_weights, weights_from_bytes, weights_to_bytes
 from .morphisms import MorphismError, chain_weights
 from .space import find_arch_param
@@ -85,9 +87,16 @@ class KerasObjective:
     ``1 - validation accuracy``.
 
     Use it directly: ``fmin(KerasObjective(x_train, y_train, x_val, y_val), space,
-    algo=nas.morphism_bo.suggest)``. The space holds one :func:`hpo.nas.space.cnn` parameter
-    and, optionally, ``learning_rate`` and ``batch_size`` entries in a top-level dict that
-    override the constructor's values per trial.
+    algo=nas.morphism_bo.suggest)``. The space holds one :func:`hpo.nas.space.cnn` or
+    :func:`hpo.nas.space.cells` parameter and, optionally, ``learning_rate`` and
+    ``batch_size`` entries in a top-level dict that override the constructor's values per
+    trial. A cell is trained as the network it unrolls into (``cell.to_architecture()``).
+
+    A cell trial whose document names its parent cell's trial (``misc["from_tid"]``, set by
+    ``nas.pnas``) starts, when the space's ``warm_start`` is on (the default), from the
+    parent's trained weights: every layer the two networks share is copied and the new block
+    enters each cell's output 1x1 conv through zero weights, so before training the child
+    computes the parent's function (:func:`hpo.nas.cell_build.inherit_weights`).
 
     For each trial it builds the architecture, and when the trial's document names a parent
     (``misc["from_tid"]`` and ``misc["nas_ops"]``, set by ``morphism_bo``) it loads the
@@ -143,27 +152,40 @@ class KerasObjective:
         compiled = self._compiled.get(id(expr))
         if compiled is None:
             compiled = self._compiled[id(expr)] = compile_space(expr)
-        spec = find_arch_param(compiled)
+        spec = find_arch_param(compiled, cells=True)
         params = space_eval(expr, memo)
-        arch = Architecture.from_json(memo[spec.label])
+        cell = None
+        if isinstance(spec.prior, CellPrior):
+            cell = spec.prior.decode(memo[spec.label])
+            arch = cell.to_architecture()
+        else:
+            arch = Architecture.from_json(memo[spec.label])
         settings = params if isinstance(params, dict) else {}
         max_params = self.max_params if self.max_params is not None else spec.prior.max_params
         doc = getattr(ctrl, "current_trial", None)
         misc = (doc or {}).get("misc", {})
         initial_weights, inheritance = None, {"weights_inherited": False}
         if misc.get("from_tid") is not None:
-            initial_weights, inheritance = self._inherit(ctrl, spec.label, arch, misc)
+            if cell is None:
+                initial_weights, inheritance = self._inherit(ctrl, spec.label, arch, misc)
+            elif spec.prior.warm_start:
+                initial_weights, inheritance = self._warm_start(ctrl, spec, cell, misc)
+            else:
+                inheritance["parent_tid"] = int(misc["from_tid"])
         seed = self.seed + (int(doc["tid"]) if doc is not None else 0)
         result, weights = self.train(
             arch, initial_weights=initial_weights, max_params=max_params, seed=seed,
             learning_rate=settings.get("learning_rate"), batch_size=settings.get("batch_size"),
+            fill_missing=cell is not None,
         )
         result.update(inheritance)
         if weights is not None and ctrl is not None and doc is not None:
             ctrl.attachments[WEIGHTS_ATTACHMENT] = weights_to_bytes(weights)
         return result
 
-    def _inherit(self, ctrl, label, arch, misc):
+    def _parent_weights(self, ctrl, misc):
+        """``(parent doc, parent weights, info)``; the weights are None (and ``info`` says
+        why) when the parent trial or its stored weights cannot be found."""
         parent_tid = int(misc["from_tid"])
         info = {"weights_inherited": False, "parent_tid": parent_tid}
         parent = _find_trial(ctrl.trials, parent_tid)
@@ -171,10 +193,34 @@ class KerasObjective:
         if data is None:
             info["inheritance_error"] = f"parent trial {parent_tid} has no stored weights; trained from scratch"
             logger.warning("trial %s: %s", misc.get("tid"), info["inheritance_error"])
+            return parent, None, info
+        return parent, weights_from_bytes(data), info
+
+    def _warm_start(self, ctrl, spec, cell, misc):
+        """Weights for ``cell`` from its parent cell's trial: shared layers copied, the new
+        block's path into each cell's output conv zeroed (:func:`cell_build.inherit_weights`)."""
+        parent, parent_weights, info = self._parent_weights(ctrl, misc)
+        if parent_weights is None:
+            return None, info
+        try:
+            parent_cell = spec.prior.decode(parent["misc"]["vals"][spec.label][0])
+            weights = inherit_weights(parent_cell, parent_weights, cell)
+        except (KeyError, IndexError, ValueError) as e:  # CellError is a ValueError
+            info["inheritance_error"] = (f"could not carry trial {info['parent_tid']}'s weights: {e}; "
+                                         f"trained from scratch")
+            logger.warning("trial %s: %s", misc.get("tid"), info["inheritance_error"])
+            return None, info
+        info["weights_inherited"] = True
+        return weights, info
+
+    def _inherit(self, ctrl, label, arch, misc):
+        parent, parent_weights, info = self._parent_weights(ctrl, misc)
+        parent_tid = info["parent_tid"]
+        if parent_weights is None:
             return None, info
         try:
             parent_arch = Architecture.from_json(parent["misc"]["vals"][label][0])
-            child, weights = chain_weights(parent_arch, weights_from_bytes(data), misc.get("nas_ops", []))
+            child, weights = chain_weights(parent_arch, parent_weights, misc.get("nas_ops", []))
         except (ArchitectureError, MorphismError, KeyError, IndexError, ValueError) as e:
             info["inheritance_error"] = f"could not carry trial {parent_tid}'s weights: {e}; trained from scratch"
             logger.warning("trial %s: %s", misc.get("tid"), info["inheritance_error"])
@@ -212,8 +258,11 @@ class KerasObjective:
                                      "config": {"learning_rate": learning_rate}})
 
     def train(self, arch, initial_weights=None, max_params=None, seed=None, learning_rate=None,
-              batch_size=None):
+              batch_size=None, fill_missing=False):
         """Train ``arch`` (optionally from ``initial_weights``); returns ``(result, weights)``.
+
+        ``initial_weights`` must cover every weighted layer unless ``fill_missing``, which
+        keeps the fresh initialization of the layers it lacks.
 
         ``weights`` is None when the trial failed (too large, NaN loss).
         """
@@ -232,6 +281,10 @@ class KerasObjective:
         try:
             model = build_keras(arch, seed=self.seed if seed is None else seed)
             if initial_weights is not None:
+                if fill_missing:
+                    # A warm-started cell gets weights for the layers it shares with its
+                    # parent; the others keep the fresh initialization just made.
+                    initial_weights = {**get_weights(model, arch), **initial_weights}
                 set_weights(model, arch, initial_weights)
             model.compile(optimizer=self._optimizer(learning_rate),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
