@@ -10,6 +10,9 @@ random point.
     python benchmarks/tpe_quality.py --seeds 20
     python benchmarks/tpe_quality.py --tasks sklearn --seeds 3 --name tpe_quality_sklearn
 
+Optuna's GPSampler (``optuna-gp``, needs torch) and SMAC (``smac``) run through
+benchmarks/peers.py, e.g. ``--optimizers hpo-tpe optuna-gp smac --seeds 3``.
+
 Variants of hpo's TPE can be compared without writing results, e.g.
 ``--optimizers hpo-tpe hpo-tpe:multivariate=0 --json /tmp/variants.json``; ``--first-seed 20
 --seeds 60`` checks a variant on seeds that were not used to choose it.
@@ -102,6 +105,14 @@ def run_one(job):
                    else optuna.samplers.RandomSampler(seed=seed))
         study = optuna.create_study(sampler=sampler)
         study.optimize(lambda t: rec(task.optuna_params(t)), n_trials=n_evals)
+    elif name in ("optuna-gp", "smac"):
+        import warnings
+
+        import peers
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GPSampler's fallback notes on conditional spaces
+            peers.run(optimizer, task, rec, seed, n_evals)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     return task_name, optimizer, seed, rec.incumbent_trace(CHECKPOINTS), time.perf_counter() - start
