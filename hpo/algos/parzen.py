@@ -35,11 +35,11 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..spaces.nodes import BOUNDED_KINDS, CHOICE, RANDINT
+from ..spaces.nodes import BOUNDED_KINDS, CHOICE, QUNIFORM, RANDINT
 
 
 def _special():
@@ -82,7 +82,12 @@ class Dim:
     prior_p: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
-    def from_spec(cls, spec):
+    def from_spec(cls, spec, ordinal_randint=False):
+        """The model of ``spec``; with ``ordinal_randint`` a ``randint`` is modelled as the
+        integer grid it is (kernels over neighbouring integers) rather than as unordered options.
+        """
+        if spec.kind == RANDINT and ordinal_randint:
+            spec = replace(spec, kind=QUNIFORM, low=float(spec.low), high=float(spec.high - 1), q=1.0)
         if spec.kind in (CHOICE, RANDINT):
             n = spec.n_options if spec.kind == CHOICE else int(spec.high - spec.low)
             p = spec.probabilities if spec.kind == CHOICE and spec.probabilities is not None else None

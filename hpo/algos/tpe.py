@@ -115,6 +115,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 
@@ -122,11 +123,18 @@ import numpy as np
 
 from ..spaces.nodes import OBJECT
 from .common import docs_from_rows
+from .distinct import TriedConfigurations, discrete_columns, untried_prior_row
 from .parzen import Dim, Mixture, truncated_normal
 
 _DEFAULT_GAMMA_FACTOR = 0.5
 _DEFAULT_GAMMA_CAP = 25
 _SUCCESS_WINDOW = 20
+# Next-best candidates tried, group by group from the last, before a repeated configuration
+# is replaced by an untried prior draw.
+_BACKTRACKS = 32
+REPEAT_REASON = "every configuration of this finite space was tried; this one is evaluated again"
+
+logger = logging.getLogger(__name__)
 
 
 def default_gamma(n):
@@ -200,7 +208,7 @@ class _Model:
         self.compiled, self.options = compiled, options
         modelled = [spec for spec in compiled.params if spec.kind != OBJECT]
         self.objects = [spec for spec in compiled.params if spec.kind == OBJECT]
-        self.dims = {spec.column: Dim.from_spec(spec) for spec in modelled}
+        self.dims = {spec.column: Dim.from_spec(spec, options["ordinal_randint"]) for spec in modelled}
         # Groups of columns modelled jointly: parameters sharing an activation condition in
         # multivariate mode, each parameter alone otherwise. Columns are in topological
         # order, so a group's parents are decided before the group itself.
@@ -297,10 +305,21 @@ class _Model:
             for j in numeric:
                 if dims[j].quantized:
                     out[:, j] = dims[j].snap(out[:, j])
-        for j in [j for j, dim in enumerate(dims) if dim.categorical]:
+        categorical = [j for j, dim in enumerate(dims) if dim.categorical]
+        for j in categorical:
             flip = rng.random(m) < o["local_flip"]
             if flip.any():
                 out[flip, j] = rng.choice(dims[j].n_options, size=int(flip.sum()), p=dims[j].prior_p)
+        if categorical and not numeric:
+            # With no numeric column to move, a candidate that changes no categorical column
+            # is the incumbent itself: each one moves one column to another option.
+            column = np.array(categorical)[rng.integers(0, len(categorical), m)]
+            for j in categorical:
+                rows = np.flatnonzero(column == j)
+                n_options = dims[j].n_options
+                if len(rows) and n_options > 1:
+                    shift = rng.integers(1, n_options, len(rows))
+                    out[rows, j] = (centre[j] + shift) % n_options
         return out
 
     def _success_factor(self, rows):
@@ -318,50 +337,104 @@ class _Model:
         recent = success[-_SUCCESS_WINDOW:]
         return math.exp(rate * (recent.sum() - len(recent) / 5))
 
-    def propose(self, rng):
-        """One new table row: for each active group the best candidate (drawn from l or local)."""
-        row = np.full(len(self.compiled), np.nan)
-        cache = {}
-        for columns in self.groups:
+    def _ranked_candidates(self, rng, columns, cache):
+        """The group's candidates (model coordinates), best first; ``None`` if the group uses the prior.
+
+        The first row is TPE's pick: the best ``l / g`` score among all candidates, or among
+        the local candidates alone on a local step. The others follow by score, without
+        duplicates; they are used only when the pick would repeat a tried configuration.
+        """
+        dims = [self.dims[c] for c in columns]
+        below, above, active = self._split(columns, cache)
+        if len(below) == 0:  # no ok trial has this group active yet: use the prior
+            return None
+        l_model = self._mixture(dims, columns, below)
+        # A liar weighs in g as much as a below trial weighs in l, so a point being
+        # evaluated repels as strongly as a good point attracts.
+        liar_weight = max(1.0, np.sum(above < self.n_hist) / len(below))
+        g_model = self._mixture(dims, columns, above, liar_weight)
+        candidates = l_model.sample(rng, self.options["n_EI_candidates"])
+        if self.options["n_local_candidates"]:
+            candidates = np.vstack([candidates, self._local(rng, dims, columns, below, above, active)])
+        n_l = self.options["n_EI_candidates"]
+        score = l_model.logpdf(candidates) - g_model.logpdf(candidates)
+        local_dim = self.options["local_dim"]
+        k = sum(not dim.categorical for dim in dims)
+        if len(candidates) > n_l and local_dim and rng.random() < min(1.0, k / local_dim):
+            # A local step: the local candidates first (best first), so in many
+            # dimensions the incumbent is refined rather than outscored by l's draws.
+            order = np.lexsort((-score, np.arange(len(score)) < n_l))
+        else:
+            order = np.argsort(-score, kind="stable")
+        return candidates[order]
+
+    def _set_group(self, row, columns, candidate):
+        for c, x in zip(columns, candidate):
+            row[c] = float(self.dims[c].to_value(np.array([x]))[0])
+
+    def _decide_from(self, rng, row, start, ranked, cache):
+        """Decide the groups ``start..`` of ``row`` in order (skipping inactive ones)."""
+        for g in range(start, len(self.groups)):
+            columns = self.groups[g]
+            row[columns] = np.nan
+            ranked.pop(g, None)
             spec = self.compiled.params[columns[0]]
             if not spec.always_active and not any(row[p] == option for p, option in spec.parents):
                 continue
-            dims = [self.dims[c] for c in columns]
-            below, above, active = self._split(columns, cache)
-            if len(below) == 0:  # no ok trial has this group active yet: use the prior
-                for c, dim in zip(columns, dims):
-                    row[c] = dim.spec.sample(rng, 1)[0]
+            candidates = self._ranked_candidates(rng, columns, cache)
+            if candidates is None:
+                for c in columns:
+                    row[c] = self.compiled.params[c].sample(rng, 1)[0]
                 continue
-            l_model = self._mixture(dims, columns, below)
-            # A liar weighs in g as much as a below trial weighs in l, so a point being
-            # evaluated repels as strongly as a good point attracts.
-            liar_weight = max(1.0, np.sum(above < self.n_hist) / len(below))
-            g_model = self._mixture(dims, columns, above, liar_weight)
-            candidates = l_model.sample(rng, self.options["n_EI_candidates"])
-            if self.options["n_local_candidates"]:
-                candidates = np.vstack([candidates, self._local(rng, dims, columns, below, above, active)])
-            n_l = self.options["n_EI_candidates"]
-            score = l_model.logpdf(candidates) - g_model.logpdf(candidates)
-            local_dim = self.options["local_dim"]
-            k = sum(not dim.categorical for dim in dims)
-            if len(candidates) > n_l and local_dim and rng.random() < min(1.0, k / local_dim):
-                # A local step: the best of the local candidates only, so in many
-                # dimensions the incumbent is refined rather than outscored by l's draws.
-                best = candidates[n_l + int(np.argmax(score[n_l:]))]
-            else:
-                best = candidates[int(np.argmax(score))]
-            for j, (c, dim) in enumerate(zip(columns, dims)):
-                row[c] = float(dim.to_value(np.array([best[j]]))[0])
+            ranked[g] = [candidates, 0, False]
+            self._set_group(row, columns, candidates[0])
+
+    def propose(self, rng, tried=None):
+        """One new table row: for each active group the best candidate (drawn from l or local).
+
+        With ``tried`` (:class:`~hpo.algos.distinct.TriedConfigurations`), a row that repeats a
+        tried configuration is replaced: the last group that has another candidate takes its
+        next best one (later groups are decided again), up to ``_BACKTRACKS`` times, then a
+        prior draw that was not tried. When neither finds one (every configuration the search
+        can reach was tried), the model's first pick is returned, a repeat.
+        """
+        row = np.full(len(self.compiled), np.nan)
+        cache, ranked = {}, {}
+        self._decide_from(rng, row, 0, ranked, cache)
         for spec in self.objects:
             row[spec.column] = spec.sample(rng, 1)[0]
-        return self.compiled.activate(row[None, :])[0]
+        row = self.compiled.activate(row[None, :])[0]
+        if tried is None or not tried.repeats(row):
+            return row
+        model_pick = row.copy()
+        for _ in range(_BACKTRACKS):
+            movable = [g for g, (cands, pos, _) in ranked.items() if pos + 1 < len(cands)]
+            if not movable:
+                break
+            g = max(movable)
+            cands, pos, unique = ranked[g]
+            if not unique:
+                # Local candidates often coincide; drop repeats once, keeping the order.
+                _, first_index = np.unique(cands, axis=0, return_index=True)
+                cands = cands[np.sort(first_index)]
+            ranked[g] = [cands, pos + 1, True]
+            if pos + 1 >= len(cands):
+                continue
+            self._set_group(row, self.groups[g], cands[pos + 1])
+            self._decide_from(rng, row, g + 1, ranked, cache)
+            row = self.compiled.activate(row[None, :])[0]
+            if not tried.repeats(row):
+                return row
+        untried = untried_prior_row(self.compiled, tried, rng)
+        return model_pick if untried is None else untried
 
 
 def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
             n_EI_candidates=8, gamma=None, verbose=True, linear_forgetting=25,
             multivariate=True, consider_endpoints=False, constant_liar=True,
             bandwidth_factor=0.25, n_local_candidates=24, local_scale=1.0, local_shrink=0.3,
-            local_flip=0.1, local_move=0.4, local_dim=10, local_adapt=0.1):
+            local_flip=0.1, local_move=0.4, local_dim=10, local_adapt=0.1, allow_repeats=False,
+            ordinal_randint=True):
     """Suggest ``len(new_ids)`` configurations by TPE; options keep Hyperopt's names.
 
     Parameters
@@ -389,6 +462,16 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
     local_move : probability that a local candidate moves a numeric column (one always moves).
     local_adapt : the local steps are multiplied by ``exp(local_adapt * (s - w / 5))`` for
         ``s`` new bests among the group's last ``w = 20`` finished trials (0 turns it off).
+    ordinal_randint : model ``randint`` as an integer grid (kernels reach neighbouring
+        integers, local steps move by a few integers), as ``uniformint`` is; ``False`` models
+        it as unordered options, as Hyperopt does.
+    allow_repeats : propose configurations that were already evaluated or are running (for
+        noisy objectives that want repeated measurements). By default, on a finite space or
+        sub-space (every active parameter a choice, randint or quantized), a configuration is
+        never proposed twice while an untried one can be found: a pick that repeats one is
+        replaced by the next-best candidate, else by an untried prior draw; when 256 prior
+        draws find nothing untried, the pick is evaluated again and its document says why
+        in ``misc["repeat"]``.
     local_dim : a group with ``k`` numeric columns takes, with probability
         ``min(1, k / local_dim)``, the best local candidate rather than the best of all
         candidates (0: always the best of all).
@@ -407,21 +490,67 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
     compiled = domain.compiled
     history = trials.history
     n_new = len(new_ids)
-    if history.n_ok < max(n_startup_jobs, 1):
-        return docs_from_rows(new_ids, domain, trials, compiled.sample_table(rng, n_new))
-    pending = trials.unfinished_trials if constant_liar else []
+    pending = trials.unfinished_trials if (constant_liar or not allow_repeats) else []
     # Only the few unfinished documents are looked at here, never the finished history.
     pending_rows = [compiled.vals_to_row(doc["misc"]["vals"]) for doc in pending]
+    tried = None if allow_repeats else _tried(compiled, history, pending_rows)
+    if history.n_ok < max(n_startup_jobs, 1):
+        rows, repeats = _distinct_prior_rows(compiled, compiled.sample_table(rng, n_new), tried, rng)
+        return _docs(new_ids, domain, trials, rows, repeats)
     options = dict(gamma=gamma, n_EI_candidates=n_EI_candidates, prior_weight=float(prior_weight),
                    linear_forgetting=linear_forgetting, multivariate=bool(multivariate),
                    consider_endpoints=consider_endpoints, bandwidth_factor=float(bandwidth_factor),
                    n_local_candidates=n_local_candidates, local_scale=float(local_scale),
                    local_shrink=float(local_shrink), local_flip=float(local_flip), local_move=float(local_move),
-                   local_dim=local_dim, local_adapt=float(local_adapt))
-    model = _Model(compiled, history, pending_rows, n_new if constant_liar else 0, options)
+                   local_dim=local_dim, local_adapt=float(local_adapt),
+                   ordinal_randint=bool(ordinal_randint))
+    model = _Model(compiled, history, pending_rows if constant_liar else [],
+                   n_new if constant_liar else 0, options)
     rows = np.empty((n_new, len(compiled)))
+    repeats = [False] * n_new
     for i in range(n_new):
-        rows[i] = model.propose(rng)
+        rows[i] = model.propose(rng, tried)
+        if tried is not None:
+            repeats[i] = tried.repeats(rows[i])
+            tried.add(rows[i])
         if constant_liar and i + 1 < n_new:
             model.add_lie(rows[i])
-    return docs_from_rows(new_ids, domain, trials, rows)
+    return _docs(new_ids, domain, trials, rows, repeats)
+
+
+def _docs(new_ids, domain, trials, rows, repeats):
+    """The documents of ``rows``; a repeated configuration says why in ``misc["repeat"]``."""
+    extra = None
+    if any(repeats):
+        logger.info("tpe: %s", REPEAT_REASON)
+        extra = [{"repeat": REPEAT_REASON} if repeat else {} for repeat in repeats]
+    return docs_from_rows(new_ids, domain, trials, rows, extra)
+
+
+def _tried(compiled, history, pending_rows):
+    """The tried configurations, or ``None`` for spaces where no configuration can repeat."""
+    discrete = discrete_columns(compiled)
+    # A continuous parameter that is always active makes every configuration unique.
+    if any(spec.always_active and not discrete[spec.column] for spec in compiled.params):
+        return None
+    rows = history.matrix(compiled.labels)
+    if pending_rows:
+        rows = np.vstack([rows, np.asarray(pending_rows, dtype=float)])
+    return TriedConfigurations(compiled, rows)
+
+
+def _distinct_prior_rows(compiled, rows, tried, rng):
+    """Prior draws, those that repeat a tried configuration (or each other) redrawn; with the
+    flags of the draws that repeat anyway (every configuration was tried)."""
+    repeats = [False] * len(rows)
+    if tried is None:
+        return rows, repeats
+    for i, row in enumerate(rows):
+        if tried.repeats(row):
+            untried = untried_prior_row(compiled, tried, rng)
+            if untried is None:
+                repeats[i] = True
+            else:
+                rows[i] = untried
+        tried.add(rows[i])
+    return rows, repeats

@@ -83,14 +83,17 @@ def test_every_kind_stays_in_bounds_on_grid_and_integer():
 
 @pytest.mark.parametrize("multivariate", [True, False])
 def test_categorical_kinds_concentrate_on_good_options(multivariate):
+    # 100 configurations, none proposed twice: after the 10 random start-up trials, the next
+    # 30 are near the optimum (the 30 best untried ones average 1.63; random search 2.6),
+    # and the optimum itself is among them.
     space = {"c": hp.choice("c", list("abcde")), "r": hp.randint("r", 20)}
-    late = []
+    guided = []
     for seed in range(3):
-        trials = run(lambda p: (p["c"] != "d") + abs(p["r"] - 7) / 3, space, 60, seed,
+        trials = run(lambda p: (p["c"] != "d") + abs(p["r"] - 7) / 3, space, 40, seed,
                      algo=partial(tpe.suggest, multivariate=multivariate, n_startup_jobs=10))
-        late.append(np.mean(trials.losses()[30:]))
-    # Random search averages about 2.4 here.
-    assert np.mean(late) < 1.6
+        guided.append(np.mean(trials.losses()[10:40]))
+        assert min(trials.losses()) == 0.0
+    assert np.mean(guided) < 2.1
 
 
 def test_log_kinds_are_modelled_in_log_scale():

@@ -61,7 +61,8 @@ def test_suggestions_pick_the_option_of_the_good_trials(multivariate):
     options = rng.permutation(np.repeat(np.arange(5), 6))
     trials = finished_trials([({"c": [int(c)]}, (0.0 if c == 3 else 1.0) + 0.01 * rng.random())
                               for c in options])
-    algo = partial(tpe.suggest, multivariate=multivariate)
+    # Every option was tried, so only with repeats allowed is there anything to suggest.
+    algo = partial(tpe.suggest, multivariate=multivariate, allow_repeats=True)
     picked = next_values(algo, space, trials, "c") == 3
     by_chance = next_values(rand.suggest, space, trials, "c") == 3
     # The prior picks it 20 % of the time, and so does the first candidate drawn from l
