@@ -34,19 +34,32 @@ from .arch import Architecture, ArchitectureError
 from .cells import CellError, canonical_order
 
 
-def _conv_op(kind, kernel):
-    def op(filters):
-        return [{"type": "relu"}, {"type": kind, "filters": filters, "kernel": kernel, "stride": 1},
+class ConvOp:
+    """A built-in convolution op: ReLU, a ``kind`` convolution with a square kernel, BatchNorm.
+    (A class rather than a closure, so that spaces pickle with the standard library too.)"""
+
+    def __init__(self, kind, kernel):
+        self.kind, self.kernel = kind, kernel
+
+    def __call__(self, filters):
+        return [{"type": "relu"}, {"type": self.kind, "filters": filters, "kernel": self.kernel, "stride": 1},
                 {"type": "bn"}]
-    op.__name__ = f"{kind}_{kernel}x{kernel}"
-    return op
+
+    def __repr__(self):
+        return f"ConvOp({self.kind!r}, {self.kernel})"
 
 
-def _pool_op(mode):
-    def op(filters):
-        return [{"type": "pool", "mode": mode, "size": 3, "stride": 1}]
-    op.__name__ = f"{mode}_pool_3x3"
-    return op
+class PoolOp:
+    """A built-in 3x3 pooling op with stride 1 (``mode`` is ``"max"`` or ``"avg"``)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __call__(self, filters):
+        return [{"type": "pool", "mode": self.mode, "size": 3, "stride": 1}]
+
+    def __repr__(self):
+        return f"PoolOp({self.mode!r})"
 
 
 def _identity(filters):
@@ -55,13 +68,13 @@ def _identity(filters):
 
 BUILTIN_OPS = {
     "identity": _identity,
-    "sep_conv_3x3": _conv_op("sepconv", 3),
-    "sep_conv_5x5": _conv_op("sepconv", 5),
-    "sep_conv_7x7": _conv_op("sepconv", 7),
-    "conv_1x1": _conv_op("conv", 1),
-    "conv_3x3": _conv_op("conv", 3),
-    "max_pool_3x3": _pool_op("max"),
-    "avg_pool_3x3": _pool_op("avg"),
+    "sep_conv_3x3": ConvOp("sepconv", 3),
+    "sep_conv_5x5": ConvOp("sepconv", 5),
+    "sep_conv_7x7": ConvOp("sepconv", 7),
+    "conv_1x1": ConvOp("conv", 1),
+    "conv_3x3": ConvOp("conv", 3),
+    "max_pool_3x3": PoolOp("max"),
+    "avg_pool_3x3": PoolOp("avg"),
 }
 # Layers an op may hold: one input, one output, no flattening.
 OP_LAYER_TYPES = ("conv", "sepconv", "bn", "relu", "pool", "maxpool", "avgpool", "dropout")

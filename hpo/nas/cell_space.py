@@ -60,7 +60,6 @@ class CellPrior:
                 f"{2 ** (self.stages - 1)}; use fewer stages")
         self.op_names, self.op_factories = self._parse_ops(ops)
         self.op_index = {name: k for k, name in enumerate(self.op_names)}
-        self.builtin_ops = all(self.op_factories[k] is BUILTIN_OPS.get(n) for k, n in enumerate(self.op_names))
         # Check every op at every stage's shape now, so that a bad op fails here with its name
         # rather than deep inside a trial; the weights counted give a quick size bound.
         shapes = stage_shapes(self.input_shape, self.stages, self.filters)
@@ -234,6 +233,10 @@ class CellPrior:
     def feature_length(self):
         """Length of every cell's :meth:`~hpo.nas.cells.Cell.features` vector."""
         return self.max_blocks * 2 * (self.lookback + self.max_blocks - 1 + len(self.op_names))
+
+    def __getstate__(self):
+        # The caches are rebuilt on demand; a pickled space (shipped to workers) leaves them.
+        return {**self.__dict__, "_unrolled": {}, "_initial": None}
 
     def __repr__(self):
         return (f"CellPrior(input_shape={self.input_shape}, num_classes={self.num_classes}, "

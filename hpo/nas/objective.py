@@ -240,13 +240,15 @@ class KerasObjective:
         if arch.input_shape != sample_shape:
             raise ValueError(
                 f"the architecture takes inputs of shape {arch.input_shape} but the data's samples "
-                f"have shape {sample_shape}; give nas.space.cnn(input_shape={sample_shape}, ...)"
+                f"have shape {sample_shape}; give the space (nas.space.cnn or nas.space.cells) "
+                f"input_shape={sample_shape}"
             )
         n_labels = int(max(self.y_train.max(), self.y_val.max())) + 1
         if n_labels > arch.num_classes:
             raise ValueError(
                 f"the data has labels up to {n_labels - 1} but the architecture has "
-                f"{arch.num_classes} classes; give nas.space.cnn(num_classes={n_labels}, ...)"
+                f"{arch.num_classes} classes; give the space (nas.space.cnn or nas.space.cells) "
+                f"num_classes={n_labels}"
             )
 
     def _optimizer(self, learning_rate):

@@ -339,6 +339,15 @@ def test_bad_ops_argument_is_refused():
     assert set(BUILTIN_OPS) == set(CellPrior(SHAPE, 10).op_names)
 
 
+def test_space_pickles_and_its_cells_survive(prior):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(prior))
+    cell = prior.initial_values()[40].expand()[7]
+    assert copy.decode(cell.to_json()) == cell
+    assert [c.hash for c in copy.initial_values()] == [c.hash for c in prior.initial_values()]
+
+
 def test_morphism_bo_refuses_a_cell_space():
     domain = Domain(lambda p: 0.0, {"cell": space.cells("cell", SHAPE, 10, filters=4)})
     with pytest.raises(ValueError, match="exactly one nas.space.cnn parameter"):
