@@ -41,66 +41,16 @@ How trials enter the model:
 Per suggestion the work is numpy over :attr:`Trials.history` (the incrementally maintained
 per-label arrays); nothing loops over past trials in Python.
 
-Defaults, chosen on ``benchmarks/tpe_quality.py`` (16 synthetic and classic tasks, 100
-evaluations, 20 seeds, compared by mean normalized regret and average rank against Hyperopt
-and Optuna; variants were run against the same stored runs of the other optimizers):
+On a finite space or sub-space (every active parameter a ``choice``, ``randint`` or
+quantized) no configuration is proposed twice while an untried one can be found: a pick that
+repeats a finished, running or batch-mate configuration gives way to the next-best candidate
+(:mod:`hpo.algos.distinct`). ``allow_repeats=True`` is for noisy objectives that want
+repeated measurements. ``randint`` is modelled as the integer grid it is (set
+``ordinal_randint=False`` for Hyperopt's unordered model).
 
-* ``multivariate=True``: parameters sharing an activation condition are modelled jointly
-  with product kernels. It beat the univariate mode on the coupled functions (Branin,
-  Rosenbrock, Hartmann, the mixed task) and is the fastest mode, since the joint density of
-  all observations is one matrix product (univariate: regret 0.154, rank 2.56, though it is
-  better on ``many_dists``, a sum of 12 terms).
-* ``bandwidth_factor=0.25`` on Optuna's multivariate bandwidth ``0.2 n^(-1/(d+4)) width``,
-  with the lower clip ``width / min(100, 1 + n_trials)`` taken over all trials rather than
-  the below set: kernels narrow as evidence accumulates, which lowered the 10-d tasks'
-  regret most (factors 1.0 / 0.5 / 0.25 / 0.1 were measured; 0.25 had the best rank; with
-  local candidates 0.15 and 0.4 were no better).
-* Local candidates, ``n_local_candidates=24``, ``local_scale=1.0``, ``local_shrink=0.3``
-  (steps of ``width / 31`` after 100 trials), ``local_move=0.5`` (now 0.4, below), ``local_flip=0.1``, with
-  ``n_EI_candidates=8`` draws from ``l``. Together with the smaller ``gamma`` and the larger
-  ``prior_weight`` below they took the mean regret after 100 evaluations from 0.143 to 0.122
-  (0.195 -> 0.180 after 50), the average rank from 2.09 to 2.05 and on the three 10-d tasks
-  from 2.30 to 1.95 (``ackley10`` regret 0.65 -> 0.54, ``styblinski_tang10`` 0.27 -> 0.23,
-  ``many_dists`` 0.86 -> 0.70), for 7 % more time per suggestion at 1000 trials and 17 % at
-  2000. Measured and not kept: fixed step widths of 0.03-0.2 of the range without shrinking,
-  step widths drawn log-uniformly over two or three decades, centres drawn among the best 3
-  trials rather than the best one, 16 or 48 local candidates, 24 draws from ``l`` (all within
-  about 0.005 of the chosen setting's regret, i.e. within seed noise); ordinal steps for
-  ``randint`` and candidates drawn from the product of ``l``'s marginals (no gain on
-  ``many_dists``, ``mixed`` and ``ackley10``). Moving every column (``local_move=1``) gave the same
-  regret and a 10-d rank of 2.13-2.17 instead of 1.88-1.98.
-* ``local_dim=10`` with ``n_startup_jobs=10`` (measured against the stored runs, then in the
-  final side-by-side): mean regret after 100 evaluations 0.122 -> 0.105 (0.283 -> 0.234 after
-  25, 0.180 -> 0.157 after 50), average rank 2.05 -> 2.02, 10-d rank 1.95 -> 1.80 (Hyperopt's
-  anneal 1.90), conditional rank 2.30 -> 1.80 (``ackley10`` 0.54 -> 0.42, ``many_dists``
-  0.70 -> 0.62), at no measurable cost (1.45 / 2.02 ms per suggestion at 1000 / 2000
-  trials, ``benchmarks/tpe_overhead.py``). ``local_dim`` 8 or 12 (0.103-0.105, within
-  noise), ``n_startup_jobs=15`` (0.116), a local step in every group always (0.127-0.132)
-  or with probability 0.5-0.75 (0.115-0.116) were no better. Measured and not kept: anneal-shaped local candidates (uniform in a window of
-  ``width / (1 + 0.1 n)`` or ``0.2 n``, moving every column or half, centred on a trial at a
-  geometric rank of mean 1.5-2 among the best): regret 0.126-0.146, 10-d rank 2.1-2.35;
-  local candidates moving a single column in 25-50 % of cases (``many_dists`` 0.68-0.75,
-  within noise); ``local_move=0.3``, ``local_shrink`` 0.2 or 0.5, 32 local with 4 draws from
-  ``l`` (all 0.124-0.131 without the local step).
-* Three later changes, each checked on seeds 0-19 (the benchmark's) and on seeds 20-79 (not
-  used for choosing anything else), mean regret after 100 evaluations: normal kinds scaled
-  by ``sqrt(12) sigma`` instead of ``sigma`` (0.105 -> 0.099; 0.099 -> 0.097 on seeds 20-79;
-  ``many_dists`` 0.62 -> 0.52), the 1/5 success factor ``local_adapt=0.1`` with steps
-  truncated to the bounds instead of clipped (-> 0.096; -> 0.093; rates 0 and 0.2 gave
-  0.094 and 0.096 on seeds 20-79; clipped steps with the success factor stuck to a bound
-  on a 13-parameter test), and ``local_move=0.4`` (-> 0.091; -> 0.088; 0.3 gave 0.091 on
-  both; 10-d rank 1.80 -> 1.62).
-* ``gamma=None``: ``min(ceil(0.5 sqrt(n)), 25)`` below trials (5 of 100), greedier than the
-  former ``min(ceil(0.1 n), 25)`` (10 of 100): regret 0.136 -> 0.124 with local candidates
-  of a fixed step width;
-  ``0.25 sqrt(n)`` (Hyperopt's) was as good in regret but worse in rank on the easy tasks.
-* ``prior_weight=2.0``: the prior kernel weighs as much as two trials. With the greedier
-  ``gamma`` and local candidates, weight 1 let the conditional task lock into its easy branch
-  more often (conditional rank 2.45-2.55 with weight 1, 1.9-2.3 with weight 2; mean regret
-  unchanged at 0.12).
-* ``n_startup_jobs=10`` random trials (worse than 20 on the noisy and multimodal tasks
-  without local candidates; with them and the local step 10 beat 15 and 20) and ``linear_forgetting=25`` (Hyperopt's value; switching
-  forgetting off made no measurable difference).
+Every option has a default chosen on the benchmarks (``benchmarks/tpe_quality.py``,
+``benchmarks/tpe_tabular.py``, ``benchmarks/nas201.py``); ``docs/tpe.md`` says when to change
+each, and records how the defaults were chosen.
 
 >>> from functools import partial
 >>> import numpy as np
