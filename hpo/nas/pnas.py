@@ -104,8 +104,10 @@ def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2):
 class _State:
     """The level searched, its ranking (``queue``), the predictor and its record.
 
-    ``queue`` entries are ``{"json", "hash", "parent", "mean", "std"}`` in rank order; the
-    first ``n_required`` are the level's proposals, the rest fill extra ids. ``expanded``
+    ``queue`` entries are ``{"hash", "parent", "index", "mean", "std"}`` in rank order: the
+    value is ``parent``'s ``expand()[index]`` (``initial_values()[index]`` when ``parent`` is
+    None), so the state stays small whatever the size of a value's JSON. The
+    first ``n_required`` entries are the level's proposals, the rest fill extra ids. ``expanded``
     holds the hashes of values whose expansions are already in the queue; ``trained`` the
     tids the predictor was fitted on.
     """
@@ -130,10 +132,11 @@ class _State:
                 warnings.warn(f"k1={options['k1']} is larger than the {n} initial values of {label!r}; "
                               f"all {n} are proposed", UserWarning, stacklevel=4)
             else:
-                # A seeded subset; the rest stay in the ranking to fill extra ids.
-                initial = [initial[i] for i in np.random.default_rng(seed).permutation(n)]
                 required = options["k1"]
-        queue = [_entry(v, None, None, None) for v in initial]
+        queue = [_entry(v, None, i, None, None) for i, v in enumerate(initial)]
+        if required < n:
+            # A seeded subset; the rest stay in the ranking to fill extra ids.
+            queue = [queue[i] for i in np.random.default_rng(seed).permutation(n)]
         return cls(1, 0, queue, required, [], [], None, [])
 
     def to_bytes(self, options):
@@ -160,9 +163,38 @@ class _State:
                    meta["expanded"], meta["trained"], predictor, meta["spearman"])
 
 
-def _entry(value, parent_hash, mean, std):
-    return {"json": value.to_json(), "hash": value.hash, "parent": parent_hash,
-            "mean": mean, "std": std}
+def _entry(value, parent_hash, index, mean, std):
+    return {"hash": value.hash, "parent": parent_hash, "index": index, "mean": mean, "std": std}
+
+
+class _Values:
+    """Turns queue entries back into values: from the initial values or a parent's expansions
+    (each expanded once per call). A parent is a trial's value or one chosen in this call."""
+
+    def __init__(self, prior, view):
+        self.prior, self.view = prior, view
+        self.chosen = {}
+        self._initial = None
+        self._children = {}
+
+    def value(self, value_hash):
+        tids = self.view.by_hash.get(value_hash)
+        return self.view.values[tids[0]] if tids else self.chosen.get(value_hash)
+
+    def resolve(self, entry):
+        """The entry's value, or None when its parent is gone (a proposal lost in a kill)."""
+        parent = entry["parent"]
+        if parent is None:
+            if self._initial is None:
+                self._initial = list(self.prior.initial_values())
+            values = self._initial
+        else:
+            if parent not in self._children:
+                value = self.value(parent)
+                self._children[parent] = None if value is None else value.expand()
+            values = self._children[parent] or []
+        value = values[entry["index"]] if entry["index"] < len(values) else None
+        return value if value is not None and value.hash == entry["hash"] else None
 
 
 def _load_state(trials, key, options):
@@ -178,23 +210,24 @@ def _rank(candidates, predictor, beta):
     if not candidates:
         return []
     if predictor is None:
-        return [_entry(v, p, None, None) for v, p in candidates]
-    mean, std = predictor.predict(np.vstack([np.asarray(v.features(), dtype=float) for v, _ in candidates]))
+        return [_entry(v, p, i, None, None) for v, p, i in candidates]
+    mean, std = predictor.predict(np.vstack([np.asarray(v.features(), dtype=float) for v, _, _ in candidates]))
     order = np.argsort(mean - beta * std, kind="stable")
-    return [_entry(candidates[i][0], candidates[i][1], float(mean[i]), float(std[i])) for i in order]
+    return [_entry(*candidates[i], float(mean[i]), float(std[i])) for i in order]
 
 
 def _expansions(parents, seen, limit_parents, limit_children):
-    """Unseen children of ``parents`` (best first) until both limits are met; and the parents used."""
+    """Unseen ``(child, parent hash, index)`` of ``parents`` (best first) until both limits
+    are met; and the parents used."""
     children, used, taken = [], [], set()
     for value in parents:
         if len(used) >= limit_parents and len(children) >= limit_children:
             break
         used.append(value.hash)
-        for child in value.expand():
+        for index, child in enumerate(value.expand()):
             if child.hash not in seen and child.hash not in taken:
                 taken.add(child.hash)
-                children.append((child, value.hash))
+                children.append((child, value.hash, index))
     return children, used
 
 
@@ -290,7 +323,8 @@ def suggest(new_ids, domain, trials, seed, beam=8, k1=None, beta=0.0, n_models=5
     if state is None:
         state = _State.first_level(spec.prior, spec.label, options, seed)
 
-    picks, chosen = [], set()
+    values = _Values(spec.prior, view)
+    picks, chosen = [], set()  # chosen: hashes taken in this call, or whose value is gone
     start = 0  # queue entries before this are known to be taken
     may_advance = True
     while len(picks) < len(new_ids):
@@ -311,15 +345,20 @@ def suggest(new_ids, domain, trials, seed, beam=8, k1=None, beta=0.0, n_models=5
             i = next((j for j in range(max(start, state.n_required), len(state.queue))
                       if state.queue[j]["hash"] not in taken), None)
             if i is None:
-                values = [spec.prior.decode(e["json"]) for e, _, _ in picks]
-                if not _overflow(state, view, options, values):
+                if not _overflow(state, view, options, list(values.chosen.values())):
                     break
                 changed = True
                 continue
             start, reason = i, "fill"
         entry = state.queue[i]
         chosen.add(entry["hash"])
-        picks.append((entry, i + 1, reason))
+        value = values.resolve(entry)
+        if value is None:
+            logger.warning("pnas %r: the parent of ranked value %s is gone; it is skipped",
+                           spec.label, entry["hash"])
+            continue
+        values.chosen[entry["hash"]] = value
+        picks.append((entry, value, i + 1, reason))
     if changed:
         trials.attachments[key] = state.to_bytes(options)
     if not picks:
@@ -331,10 +370,9 @@ def _documents(picks, new_ids, domain, trials, seed, spec, view):
     ids = list(new_ids[: len(picks)])
     others = [p for p in domain.compiled.params if p is not spec]
     docs = (_other_params_suggest() if others else rand.suggest)(ids, domain, trials, seed)
-    for doc, (entry, rank, reason) in zip(docs, picks):
-        value = spec.prior.decode(entry["json"])
+    for doc, (entry, value, rank, reason) in zip(docs, picks):
         misc = doc["misc"]
-        misc["vals"][spec.label] = [entry["json"]]
+        misc["vals"][spec.label] = [value.to_json()]
         misc["idxs"][spec.label] = [doc["tid"]]
         misc["nas_hash"] = entry["hash"]
         misc["pnas"] = {"level": int(value.level), "rank": rank, "reason": reason}

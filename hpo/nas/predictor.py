@@ -135,22 +135,24 @@ class Predictor:
 
     def _fit_mlps(self, X, y, masks, rng):
         """All members at once: member i's loss is the mean squared error on its rows
-        (``masks[i]``), so one batched Adam loop trains the whole ensemble."""
+        (``masks[i]``), so one batched Adam loop trains the whole ensemble. The members'
+        first layers sit side by side in one (d, m*h) matrix: one BLAS product per step."""
         m, d, h = len(masks), X.shape[1], self.hidden
-        params = {"W1": rng.normal(0.0, 1.0 / np.sqrt(max(d, 1)), (m, d, h)), "b1": np.zeros((m, h)),
+        params = {"W1": rng.normal(0.0, 1.0 / np.sqrt(max(d, 1)), (d, m * h)), "b1": np.zeros(m * h),
                   "W2": rng.normal(0.0, 1.0 / np.sqrt(h), (m, h)), "b2": np.zeros(m)}
         moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        weights = masks / masks.sum(axis=1, keepdims=True)  # (m, n)
+        b1, b2, eps, n = 0.9, 0.999, 1e-8, len(y)
+        weights = (masks / masks.sum(axis=1, keepdims=True)).T  # (n, m)
         for t in range(1, self.epochs + 1):
-            hidden = np.tanh(X @ params["W1"] + params["b1"][:, None, :])  # (m, n, h)
-            err = (hidden @ params["W2"][:, :, None])[:, :, 0] + params["b2"][:, None] - y
-            g_out = 2.0 * err * weights  # (m, n)
-            g_hidden = g_out[:, :, None] * params["W2"][:, None, :] * (1.0 - hidden ** 2)
-            grads = {"W2": (g_out[:, None, :] @ hidden)[:, 0, :] + self.l2 * params["W2"],
-                     "b2": g_out.sum(axis=1),
+            hidden = np.tanh(X @ params["W1"] + params["b1"]).reshape(n, m, h)
+            err = np.einsum("nmh,mh->nm", hidden, params["W2"]) + params["b2"] - y[:, None]
+            g_out = 2.0 * err * weights  # (n, m)
+            g_hidden = g_out[:, :, None] * params["W2"] * (1.0 - hidden ** 2)
+            g_hidden = g_hidden.reshape(n, m * h)
+            grads = {"W2": np.einsum("nm,nmh->mh", g_out, hidden) + self.l2 * params["W2"],
+                     "b2": g_out.sum(axis=0),
                      "W1": X.T @ g_hidden + self.l2 * params["W1"],
-                     "b1": g_hidden.sum(axis=1)}
+                     "b1": g_hidden.sum(axis=0)}
             for k, g in grads.items():
                 mom, var = moments[k]
                 mom *= b1
@@ -158,14 +160,17 @@ class Predictor:
                 var *= b2
                 var += (1 - b2) * g * g
                 params[k] -= self.learning_rate * (mom / (1 - b1 ** t)) / (np.sqrt(var / (1 - b2 ** t)) + eps)
-        return [{k: v[i] for k, v in params.items()} for i in range(m)]
+        W1 = params["W1"].reshape(d, m, h)
+        b1_ = params["b1"].reshape(m, h)
+        return [{"W1": W1[:, i], "b1": b1_[i], "W2": params["W2"][i], "b2": params["b2"][i:i + 1]}
+                for i in range(m)]
 
     # -- predicting -------------------------------------------------------------------------
 
     def _predict_member(self, member, Xs):
         if "w" in member:
             return Xs @ member["w"][:-1] + member["w"][-1]
-        return np.tanh(Xs @ member["W1"] + member["b1"]) @ member["W2"] + member["b2"]
+        return np.tanh(Xs @ member["W1"] + member["b1"]) @ member["W2"] + member["b2"][0]
 
     def predict(self, X):
         """``(mean, std)`` of the members' predictions for rows ``X``, in the units of ``y``."""

@@ -169,3 +169,47 @@ def test_spaces_with_two_or_no_progressive_parameters_are_refused():
     inside = Domain(lambda p: 0.0, hp.choice("c", [{"v": custom("v", MultisetPrior())}, {}]))
     with pytest.raises(ValueError, match="'v' must be always active"):
         pnas.suggest([0], inside, Trials(), seed=0)
+
+
+# -- nas.space.cells: no training, a cheap objective over the cell's features ------------------------
+
+
+def cells_space():
+    from hpo.nas import space
+
+    return {"cell": space.cells("cell", (8, 8, 1), 10, blocks=3, lookback=2)}
+
+
+def test_level_one_of_cells_is_the_136_distinct_one_block_cells():
+    sp = cells_space()
+    prior = sp["cell"].arg("prior")
+    docs = pnas.suggest(list(range(140)), Domain(lambda p: 0.0, sp), Trials(), seed=0)
+    level1 = docs[:136]
+    assert [d["misc"]["pnas"]["reason"] for d in level1] == ["initial"] * 136
+    assert [d["misc"]["nas_hash"] for d in level1] == [v.hash for v in prior.initial_values()]
+    assert len({d["misc"]["nas_hash"] for d in docs}) == 140
+    assert all(prior.decode(d["misc"]["vals"]["cell"][0]).level == 1 for d in level1)
+    assert [d["misc"]["pnas"]["level"] for d in docs[136:]] == [2] * 4
+
+
+def test_cells_search_expands_the_best_cells():
+    sp = cells_space()
+    prior = sp["cell"].arg("prior")
+    weights = np.random.default_rng(0).normal(size=len(prior.initial_values()[0].features()))
+
+    def objective(params):
+        return float(params["cell"].features() @ weights)
+
+    trials = Trials()
+    fmin(objective, sp, algo=functools.partial(pnas.suggest, beam=4, predictor="ridge"), max_evals=144,
+         trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
+    assert len({t["misc"]["nas_hash"] for t in trials}) == 144
+    best4 = {t["tid"] for t in sorted(trials.trials[:136], key=lambda t: t["result"]["loss"])[:4]}
+    level2 = trials.trials[136:140]
+    assert [t["misc"]["pnas"]["level"] for t in level2] == [2] * 4
+    for t in level2:
+        assert t["misc"]["from_tid"] in best4
+        parent = prior.decode(trials.trials[t["misc"]["from_tid"]]["misc"]["vals"]["cell"][0])
+        assert t["misc"]["nas_hash"] in {c.hash for c in parent.expand()}
+    records = json.loads(trials.attachments[pnas.spearman_key("cell")].decode())
+    assert records[0]["level"] == 2 and records[0]["n"] == 4 and -1 <= records[0]["spearman"] <= 1
