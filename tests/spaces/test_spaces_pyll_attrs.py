@@ -87,3 +87,19 @@ def test_nodes_still_pickle_and_compare_by_identity():
     node = hp.uniform("x", 0, 1)
     copy = pickle.loads(pickle.dumps({"x": node}))["x"]
     assert copy.label == "x" and copy is not node and copy != node and node == node
+
+
+def test_the_spaces_package_imports_nothing_else_of_hpo():
+    # The error classes live in hpo.spaces.errors so that the space language stays standalone.
+    import ast
+    from pathlib import Path
+
+    import hpo.spaces
+
+    for path in Path(hpo.spaces.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, f"{path.name} imports from outside hpo.spaces"
+                assert node.level == 1 or not (node.module or "").startswith("hpo"), path.name
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("hpo") for a in node.names), path.name
