@@ -18,7 +18,10 @@ stands for ``--store mongo://host:port/db/jobs`` (port 27017 when not given).
 have passed since the worker started (a deadline, not an idle time; a trial running at the
 deadline finishes and is recorded, then the worker exits with status 0). It combines with
 ``--reserve-timeout`` (exit after idling that long) as in Hyperopt: whichever comes first
-ends the worker. ``--no-subprocesses`` (``-N``) is accepted and changes nothing: hpo's worker
+ends the worker. Hyperopt looks at its deadline only between reservation attempts, so a poll
+begun before it may still take a job up to ``--reserve-timeout`` later, and ignores it with
+``--max-jobs 1``; hpo looks before every poll, whatever ``--max-jobs``, so no job is reserved
+after the deadline, as the flag's help says. ``--no-subprocesses`` (``-N``) is accepted and changes nothing: hpo's worker
 always runs the objective in its own process, which is what the flag asks Hyperopt's worker
 to do (keeping large data in memory across trials). ``--poll-interval``,
 ``--max-consecutive-failures``, ``--reserve-timeout``, ``--workdir``, ``--max-jobs`` and
