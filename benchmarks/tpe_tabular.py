@@ -313,7 +313,8 @@ def main(argv=None, description=__doc__.split("\n\n")[0], default_tasks=("tabula
     head = (f"{args.evals} evaluations per run, seeds {seeds[0]}..{seeds[-1]}, {len(tasks)} tasks; runs cached "
             "in benchmarks/results/runs/. " + intro + "The optimizer sees one of the table's seeds per "
             "evaluation (drawn with the run's rng); a run is scored by the seed-mean loss of its best "
-            "observed configuration.\n\n")
+            "observed configuration. Code per optimizer (cached runs of other code are not used): "
+            + "; ".join(f"{o}: {c}" for o, c in codes.items()) + ".\n\n")
     write_results(args.name, data, head + md)
     return summary
 
