@@ -146,7 +146,8 @@ def markdown(rows):
               "with only the imports renamed (`hyperas` → `hpo.template`, `hyperopt` → `hpo`). "
               "Each program checks its own behaviour with `assert`; a run counts only if it "
               "finished and printed its best loss. Same seeds on both sides, different "
-              "algorithms: best losses are comparable, not equal. Wall time includes "
+              "algorithms: best losses are comparable, not equal (the Hyperas program's also varies "
+              "between runs: Keras' initial weights are not seeded). Wall time includes "
               "interpreter start and imports (TensorFlow for the Hyperas program)."]
     return "\n".join(lines)
 
