@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,7 +14,16 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
 from hpo import STATUS_OK, Trials, fmin, rand  # noqa: E402
-from hpo.nas import Cell, CellPrior, KerasObjective, build_keras, export_best, space, trial_model  # noqa: E402
+from hpo.nas import (  # noqa: E402
+    Cell,
+    CellPrior,
+    KerasObjective,
+    build_keras,
+    export_best,
+    pnas,
+    space,
+    trial_model,
+)
 from hpo.nas.cell_build import inherit_weights  # noqa: E402
 from hpo.nas.keras_build import get_weights, set_weights  # noqa: E402
 
@@ -92,36 +102,39 @@ def test_child_computes_the_parents_function_before_training(digits):
     keras.backend.clear_session()
 
 
-def two_step(parent_json, child_json, warm):
-    """An algo proposing the parent cell, then the child naming the parent's trial."""
-    def suggest(new_ids, domain, trials, seed):
+def test_pnas_child_starts_as_its_trained_parent(digits):
+    cells = space.cells("cell", SHAPE, 10, blocks=2, filters=4)
+    trials = Trials()
+    fmin(KerasObjective(*digits, epochs=1, batch_size=32), {"cell": cells},
+         algo=functools.partial(pnas.suggest, k1=1, beam=1, n_models=2, epochs=50), max_evals=2,
+         trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
+    parent, child = trials.trials
+    assert child["misc"]["pnas"]["level"] == 2 and child["misc"]["from_tid"] == parent["tid"]
+    assert parent["result"]["status"] == child["result"]["status"] == STATUS_OK
+    assert child["result"]["weights_inherited"] is True and child["result"]["parent_tid"] == parent["tid"]
+    # Same function, so the same validation accuracy before training as the parent's after.
+    assert abs(child["result"]["accuracy_before_training"] - parent["result"]["val_accuracy"]) <= 1 / 150
+
+
+def test_warm_start_off_trains_the_child_from_scratch(digits):
+    cells = space.cells("cell", SHAPE, 10, blocks=2, filters=4, warm_start=False)
+    prior = cells.arg("prior")
+    parent_json, child_json = Cell(TWO_BLOCKS[:1], prior).to_json(), Cell(TWO_BLOCKS, prior).to_json()
+
+    def parent_then_child(new_ids, domain, trials, seed):
         docs = rand.suggest(new_ids, domain, trials, seed)
         for doc in docs:
             doc["misc"]["vals"]["cell"] = [parent_json if doc["tid"] == 0 else child_json]
-            if doc["tid"] == 1 and warm:
+            if doc["tid"] == 1:
                 doc["misc"]["from_tid"] = 0
         return docs
-    return suggest
 
-
-@pytest.mark.parametrize("warm_start", [True, False])
-def test_warm_start_through_fmin(digits, warm_start):
-    cells = space.cells("cell", SHAPE, 10, blocks=2, filters=4, warm_start=warm_start)
-    prior = cells.arg("prior")
-    parent = Cell(TWO_BLOCKS[:1], prior)
-    child = Cell(TWO_BLOCKS, prior)
     trials = Trials()
-    fmin(KerasObjective(*digits, epochs=1, batch_size=32), {"cell": cells},
-         algo=two_step(parent.to_json(), child.to_json(), warm=True), max_evals=2, trials=trials,
-         rstate=np.random.default_rng(0), show_progressbar=False)
-    first, second = (t["result"] for t in trials.trials)
-    assert first["status"] == second["status"] == STATUS_OK
-    assert second["parent_tid"] == 0
-    assert second["weights_inherited"] is warm_start
-    if warm_start:
-        # The child starts as the trained parent: same validation accuracy before training.
-        assert abs(second["accuracy_before_training"] - first["val_accuracy"]) <= 1 / 150
-    assert "inheritance_error" not in second
+    fmin(KerasObjective(*digits, epochs=1, batch_size=32), {"cell": cells}, algo=parent_then_child,
+         max_evals=2, trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
+    result = trials.trials[1]["result"]
+    assert result["status"] == STATUS_OK and result["parent_tid"] == 0
+    assert result["weights_inherited"] is False and "inheritance_error" not in result
 
 
 def test_random_search_trains_and_exports_a_cell_network(digits, tmp_path):
