@@ -113,6 +113,8 @@ class Cell:
 
     def __init__(self, blocks, prior, parent=None):
         self.prior = prior
+        if isinstance(blocks, (str, bytes, dict)) or not hasattr(blocks, "__iter__"):
+            raise CellError(f"a cell's blocks are a list of (input1, op1, input2, op2), got {blocks!r:.200}")
         coded = [self._parse_block(b, block, prior) for b, block in enumerate(blocks)]
         if not 1 <= len(coded) <= prior.max_blocks:
             raise CellError(f"a cell of this space has 1 to {prior.max_blocks} blocks (blocks="

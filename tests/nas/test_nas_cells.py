@@ -321,6 +321,8 @@ def test_validate_refuses_values_that_are_not_cells_of_the_space(prior):
         prior.validate(tampered)
     with pytest.raises(CellError, match="1 to 3 blocks"):
         prior.validate({"cell": {"blocks": [[-1, "identity", -1, "identity"]] * 4}})
+    with pytest.raises(CellError, match="a cell's blocks are a list"):
+        prior.validate({"cell": {"blocks": 3}})
     tight = CellPrior(SHAPE, 10, blocks=3, filters=4, max_params=1500)
     big = Cell([(-1, "conv_3x3", -2, "conv_3x3")], tight)  # 2166 weights
     with pytest.raises(CellError, match="more than max_params=1500"):
