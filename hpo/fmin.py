@@ -308,8 +308,16 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
 def _result(trials, domain, return_argmin):
     if len(trials) == 0:
         raise AllTrialsFailed("no trial was run (max_evals reached before the first trial?)")
-    argmin = trials.argmin
-    return argmin if return_argmin else space_eval(domain.expr, argmin)
+    if return_argmin:
+        return trials.argmin
+    try:
+        argmin = trials.argmin
+    except AllTrialsFailed as e:
+        # Hyperopt returns None here (and raises only for the argmin): migrated code checks
+        # for None.
+        logger.warning("fmin: %s; returning None (return_argmin=False)", e)
+        return None
+    return space_eval(domain.expr, argmin)
 
 
 # Hyperopt's `Trials.fmin(...)` convenience calls this function; the record is told about it

@@ -1,5 +1,6 @@
 """fmin: options, stop criteria, bad objective results, resume and interruption."""
 
+import logging
 import math
 import os
 import signal
@@ -220,6 +221,15 @@ def test_all_failed_trials_raise_all_trials_failed():
     with pytest.raises(AllTrialsFailed):
         run(lambda p: {"status": STATUS_FAIL}, trials=trials, max_evals=3)
     assert len(trials) == 3
+
+
+def test_all_failed_trials_return_none_without_argmin(caplog):
+    # Hyperopt's fmin returns None when no trial succeeded and return_argmin=False.
+    trials = Trials()
+    with caplog.at_level(logging.WARNING, logger="hpo.fmin"):
+        best = run(lambda p: {"status": STATUS_FAIL}, trials=trials, max_evals=3, return_argmin=False)
+    assert best is None and len(trials) == 3
+    assert "returning None" in caplog.text
 
 
 def test_inf_loss_is_allowed():
