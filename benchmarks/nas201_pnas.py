@@ -9,7 +9,8 @@ the 4 other ops (exactly like PNAS adds a block), and level 6 (4,096 cells with 
 active) is the maximum; every one of the 15,624 cells but the empty one is reachable. The
 features are the 6 x 5 one-hot op codes (``--features onehot``), optionally followed by the
 op counts and whether the output node is reachable from the input through active edges
-(``onehot+``). The loss is ``1 - validation accuracy / 100`` of one of the table's seeds,
+(``onehot+``), or followed by the path encoding of White et al. (BANANAS): how many active
+input-to-output paths carry each sequence of ops (``path``). The loss is ``1 - validation accuracy / 100`` of one of the table's seeds,
 drawn per evaluation with the run's rng, as for every optimizer here (``tpe_tabular``); a run
 is scored by the seed-mean loss of its best observed cell.
 
@@ -51,6 +52,8 @@ import tpe_tabular  # noqa: E402
 N_EDGES, N_OPS = 6, 5
 # Edges in NAS-Bench-201's order: (1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2).
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+# The four input-to-output paths through the cell's nodes, as lists of edges.
+PATHS = (((0, 3),), ((0, 1), (1, 3)), ((0, 2), (2, 3)), ((0, 1), (1, 2), (2, 3)))
 PEERS = ["hpo-tpe", "random", "regularized-evolution", "optuna-tpe"]
 TASKS = ["nas201_cifar10", "nas201_cifar100", "nas201_imagenet"]
 RUN_CACHE = HERE / "results" / "nas201_pnas.runs.jsonl"
@@ -94,16 +97,32 @@ class Nas201Cell:
         onehot = np.eye(N_OPS)[list(self.ops)].ravel()
         if self.feature_kind == "onehot":
             return onehot
+        if self.feature_kind == "path":
+            return np.concatenate([onehot, self.path_counts()])
         counts = np.bincount(self.ops, minlength=N_OPS).astype(float)
         return np.concatenate([onehot, counts, [float(self.connected())]])
+
+    def path_counts(self):
+        """How many active input-to-output paths carry each sequence of ops (the path encoding
+        of White et al., BANANAS): 4 + 16 + 64 sequences of 1, 2 and 3 non-none ops."""
+        out = np.zeros(4 + 16 + 64)
+        offsets = {1: 0, 2: 4, 3: 20}
+        for path in PATHS:
+            ops = [self.ops[EDGES.index(edge)] for edge in path]
+            if all(ops):
+                code = 0
+                for op in ops:
+                    code = code * 4 + (op - 1)
+                out[offsets[len(ops)] + code] += 1
+        return out
 
 
 class Nas201Prior:
     """The progressive prior over NAS-Bench-201 cells (see the module docstring)."""
 
     def __init__(self, features="onehot"):
-        if features not in ("onehot", "onehot+"):
-            raise ValueError(f"features must be 'onehot' or 'onehot+', got {features!r}")
+        if features not in ("onehot", "onehot+", "path"):
+            raise ValueError(f"features must be 'onehot', 'onehot+' or 'path', got {features!r}")
         self.features = features
 
     def initial_values(self):
@@ -146,10 +165,16 @@ def parse_options(spec):
 
 
 def code_id():
+    """A short id of what a PNAS run runs (pnas and its predictor, the prior, the run itself):
+    cached runs of other code are not reused; editing the report keeps them."""
+    import inspect
+
     digest = hashlib.sha1()
     root = HERE.parent / "hpo" / "nas"
-    for path in [root / "pnas.py", root / "predictor.py", root / "progressive.py", Path(__file__)]:
+    for path in [root / "pnas.py", root / "predictor.py", root / "progressive.py"]:
         digest.update(path.name.encode() + path.read_bytes())
+    for obj in (Nas201Cell, Nas201Prior, parse_options, run_pnas, _pool_spearman):
+        digest.update(inspect.getsource(obj).encode())
     return "pnas " + digest.hexdigest()[:12]
 
 
@@ -323,13 +348,16 @@ def render_spearman(rows, task):
 # -- tuning and main ---------------------------------------------------------------------------------------
 
 TUNE_SPECS = [
-    "beam=8,predictor=mlp,features=onehot",
-    "beam=4,predictor=mlp,features=onehot",
-    "beam=16,predictor=mlp,features=onehot",
+    "beam=8,predictor=ridge,features=path",
     "beam=8,predictor=ridge,features=onehot",
-    "beam=8,predictor=mlp,features=onehot+",
-    "beam=8,predictor=mlp,features=onehot,beta=1.0",
-    "beam=8,predictor=mlp,features=onehot,k1=12",
+    "beam=8,predictor=ridge,features=onehot+",
+    "beam=4,predictor=ridge,features=path",
+    "beam=16,predictor=ridge,features=path",
+    "beam=8,predictor=ridge,features=path,k1=12",
+    "beam=8,predictor=ridge,features=path,beta=1.0",
+    "beam=8,predictor=ridge,features=path,l2=0.1",
+    "beam=8,predictor=mlp,features=path",
+    "beam=8,predictor=mlp,features=onehot",
 ]
 
 

@@ -14,8 +14,9 @@ by level:
    a lower confidence bound; ``beta = 0``, the default, ranks by the mean), and the top
    ``beam`` are proposed;
 3. at the maximum level (values whose ``expand()`` is ``[]``) it goes on in rounds: refit,
-   expand the best values of the level below again, propose the next-best ``beam``
-   unevaluated values.
+   expand the best evaluated values below the maximum level (any level, best loss first,
+   until there are ``beam`` parents and ``beam`` unevaluated expansions), propose the
+   next-best ``beam``.
 
 No value is proposed twice (canonical hashes of every trial, finished or pending). When
 more ids are asked for than the level needs (parallel workers, ``max_queue_len > 1``), the
@@ -264,12 +265,15 @@ def _advance(state, view, options, seed, label, trials):
     state.trained = sorted(tid for tid, _, _ in ok)
     some = next((v for v in view.values.values() if v.level == state.level), None)
     grows = some is not None and bool(some.expand())
-    parent_level = state.level if grows else state.level - 1
     if grows:
+        parents = [v for _, v, _ in view.ranked_ok(state.level)]
         state.level, state.round = state.level + 1, 0
     else:
+        # Rounds at the maximum level: the best evaluated values of every level below it, so
+        # that when the best parents have no unevaluated children left the search backs up
+        # to the next-best values instead of running dry.
+        parents = [v for _, v, _ in view.ranked_ok() if v.level < state.level]
         state.round += 1
-    parents = [v for _, v, _ in view.ranked_ok(parent_level)] if parent_level >= 1 else []
     beam = options["beam"]
     children, used = _expansions(parents, view.seen, beam, beam)
     state.queue = _rank(children, state.predictor, options["beta"])
