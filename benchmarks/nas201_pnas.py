@@ -358,6 +358,9 @@ TUNE_SPECS = [
     "beam=8,predictor=ridge,features=path,l2=0.1",
     "beam=8,predictor=mlp,features=path",
     "beam=8,predictor=mlp,features=onehot",
+    "beam=8,predictor=ridge,features=path,round_parents=all",
+    "beam=8,predictor=ridge,features=path,round_parents=32",
+    "beam=8,predictor=mlp,features=path,round_parents=all",
 ]
 
 

@@ -14,9 +14,9 @@ by level:
    a lower confidence bound; ``beta = 0``, the default, ranks by the mean), and the top
    ``beam`` are proposed;
 3. at the maximum level (values whose ``expand()`` is ``[]``) it goes on in rounds: refit,
-   expand the best evaluated values below the maximum level (any level, best loss first,
-   until there are ``beam`` parents and ``beam`` unevaluated expansions), propose the
-   next-best ``beam``.
+   expand the best ``round_parents`` evaluated values below the maximum level (any level,
+   best loss first; more while their unevaluated expansions number fewer than ``beam``),
+   propose the next-best ``beam``.
 
 No value is proposed twice (canonical hashes of every trial, finished or pending). When
 more ids are asked for than the level needs (parallel workers, ``max_queue_len > 1``), the
@@ -39,8 +39,10 @@ values or constant predictions).
 
 Options (bind with ``functools.partial``): ``beam`` (8), ``k1`` (None: all initial values),
 ``beta`` (0.0), ``n_models`` (5), ``predictor`` (``"mlp"`` or ``"ridge"``), ``hidden`` (32),
-``epochs`` (400), ``l2`` (1e-3), ``label`` (the progressive parameter, when the space has
-several). ``beam`` or ``k1`` larger than the number of initial values is clamped to it with a
+``epochs`` (400), ``l2`` (1e-3), ``round_parents`` (how many of the best evaluated values
+each round at the maximum level expands: None for ``beam``, an int, or ``"all"`` to let the
+predictor rank the expansions of every evaluated value), ``label`` (the progressive
+parameter, when the space has several). ``beam`` or ``k1`` larger than the number of initial values is clamped to it with a
 ``UserWarning``; at later levels a level with fewer candidates than ``beam`` proposes them all.
 
 >>> from hpo import Trials
@@ -85,18 +87,22 @@ def _other_params_suggest():
     return tpe.suggest
 
 
-def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2):
+def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents):
     if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
         raise ValueError(f"beam must be an int >= 1, got {beam!r}")
     if k1 is not None and (isinstance(k1, bool) or not isinstance(k1, (int, np.integer)) or k1 < 1):
         raise ValueError(f"k1 must be None or an int >= 1, got {k1!r}")
     if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)) or not np.isfinite(beta):
         raise ValueError(f"beta must be a finite number, got {beta!r}")
+    if round_parents not in (None, "all") and (isinstance(round_parents, bool) or not isinstance(
+            round_parents, (int, np.integer)) or round_parents < 1):
+        raise ValueError(f"round_parents must be None, 'all' or an int >= 1, got {round_parents!r}")
     # The constructor validates the predictor's options and names the bad one.
     Predictor(n_models=n_models, kind=predictor, hidden=hidden, epochs=epochs, l2=l2)
     return {"beam": int(beam), "k1": None if k1 is None else int(k1), "beta": float(beta),
             "n_models": int(n_models), "predictor": predictor, "hidden": int(hidden),
-            "epochs": int(epochs), "l2": float(l2)}
+            "epochs": int(epochs), "l2": float(l2),
+            "round_parents": round_parents if round_parents in (None, "all") else int(round_parents)}
 
 
 # -- state kept in the trials' attachments -------------------------------------------------------
@@ -275,7 +281,10 @@ def _advance(state, view, options, seed, label, trials):
         parents = [v for _, v, _ in view.ranked_ok() if v.level < state.level]
         state.round += 1
     beam = options["beam"]
-    children, used = _expansions(parents, view.seen, beam, beam)
+    limit = beam
+    if not grows:
+        limit = {None: beam, "all": len(parents)}.get(options["round_parents"], options["round_parents"])
+    children, used = _expansions(parents, view.seen, limit, beam)
     state.queue = _rank(children, state.predictor, options["beta"])
     state.n_required = min(beam, len(state.queue))
     state.expanded = used
@@ -311,12 +320,12 @@ def _overflow(state, view, options, chosen):
 
 
 def suggest(new_ids, domain, trials, seed, beam=8, k1=None, beta=0.0, n_models=5, predictor="mlp",
-            hidden=32, epochs=400, l2=1e-3, label=None):
+            hidden=32, epochs=400, l2=1e-3, round_parents=None, label=None):
     """Propose up to ``len(new_ids)`` distinct values of the progressive parameter.
 
     See the module docstring for the method, the options and what the documents record.
     """
-    options = _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2)
+    options = _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents)
     spec = find_progressive_param(domain.compiled, label)
     if len(new_ids) == 0:
         return []

@@ -213,3 +213,12 @@ def test_cells_search_expands_the_best_cells():
         assert t["misc"]["nas_hash"] in {c.hash for c in parent.expand()}
     records = json.loads(trials.attachments[pnas.spearman_key("cell")].decode())
     assert records[0]["level"] == 2 and records[0]["n"] == 4 and -1 <= records[0]["spearman"] <= 1
+
+
+def test_round_parents_is_validated():
+    domain = Domain(toy_objective, toy_space())
+    for bad in (0, "some", True):
+        with pytest.raises(ValueError, match=f"round_parents must be None, 'all' or an int >= 1, got {bad!r}"):
+            pnas.suggest([0], domain, Trials(), seed=0, round_parents=bad)
+    trials = search(60, beam=2, round_parents="all")
+    assert len({t["misc"]["nas_hash"] for t in trials}) == 60
