@@ -258,21 +258,28 @@ def pnas_records(tasks, spec, seeds, n_evals):
 
 
 def peer_records(tasks, seeds, n_evals):
-    """Cached peer runs of benchmarks/nas201.py (any code id; the newest line wins)."""
-    out, codes = {}, {}
+    """Cached peer runs of benchmarks/nas201.py: per optimizer, the newest code id that holds
+    every (task, seed), so that no optimizer mixes runs of different code."""
+    by_code, order = {}, {}
     for task in tasks:
         path = tpe_tabular.cache_path(task)
         for line in path.read_text().splitlines() if path.exists() else []:
             r = json.loads(line)
             if r["optimizer"] in PEERS and r["seed"] in seeds and r["evals"] == n_evals \
                     and r["task_version"] == tpe_tabular.TASK_VERSION:
-                out[(task, r["optimizer"], r["seed"])] = r
-                codes.setdefault(r["optimizer"], set()).add(r["code"])
-    missing = [(t, o, s) for t in tasks for o in PEERS for s in seeds if (t, o, s) not in out]
-    if missing:
-        raise SystemExit(f"{len(missing)} peer runs are not cached (e.g. {missing[0]}); run "
-                         f"python benchmarks/nas201.py --seeds {len(seeds)} first")
-    return out, {o: sorted(c) for o, c in codes.items()}
+                key = (r["optimizer"], r["code"])
+                by_code.setdefault(key, {})[(task, r["optimizer"], r["seed"])] = r
+                order[key] = len(order)  # the last line read is the newest
+    out, codes = {}, {}
+    for opt in PEERS:
+        full = [k for k in by_code if k[0] == opt and len(by_code[k]) == len(tasks) * len(seeds)]
+        if not full:
+            raise SystemExit(f"the cache holds no complete set of {opt} runs ({len(tasks)} tasks x "
+                             f"{len(seeds)} seeds); run python benchmarks/nas201.py --seeds {len(seeds)} first")
+        newest = max(full, key=order.get)
+        out.update(by_code[newest])
+        codes[opt] = newest[1]
+    return out, codes
 
 
 def accuracy_regret(records, tasks, optimizers, seeds, checkpoints):
@@ -411,10 +418,11 @@ def main(argv=None):
     tune = tuning_rows(args.evals)
     md = [f"{args.evals} evaluations per run, seeds 0..{seeds[-1]}, 3 tasks. hpo-pnas options: "
           f"`{args.pnas}` ({code_id()}); peers from the cache of benchmarks/nas201.py, code: "
-          + "; ".join(f"{o}: {', '.join(c)}" for o, c in peer_codes.items()) + ". "
+          + "; ".join(f"{o}: {c}" for o, c in peer_codes.items()) + ". "
           "Level = number of non-none edges (24 one-edge cells at level 1, one edge switched on per "
-          "level, 6 levels), features = one-hot op codes; the optimizer sees one seed's accuracy per "
-          "evaluation, a run is scored by the seed-mean accuracy of its best observed cell.\n",
+          f"level, 6 levels); features `{parse_options(args.pnas)[0]}` (see the script's docstring). "
+          "The optimizer sees one seed's accuracy per evaluation; a run is scored by the seed-mean "
+          "accuracy of its best observed cell.\n",
           render_accuracy(acc, TASKS, optimizers), "",
           tpe_tabular.render(summary, TASKS, optimizers, args.evals, "(of 15,625 cells) "), "",
           render_spearman(spear, "nas201_cifar10"), ""]
