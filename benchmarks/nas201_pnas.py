@@ -240,6 +240,14 @@ def load_runs():
     return runs
 
 
+def prune_runs():
+    """Drop cached PNAS runs of other code: they are never reused."""
+    if RUN_CACHE.exists():
+        code = code_id()
+        lines = [line for line in RUN_CACHE.read_text().splitlines() if json.loads(line)["code"] == code]
+        RUN_CACHE.write_text("".join(line + "\n" for line in lines))
+
+
 def pnas_records(tasks, spec, seeds, n_evals):
     runs, code = load_runs(), code_id()
     out = {}
@@ -399,6 +407,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.evals < 100:
         parser.error(f"--seeds must be >= 1 and --evals >= 100, got {args.seeds} and {args.evals}")
+    prune_runs()
     if args.tune:
         seeds = list(range(TUNE_SEEDS_FROM, TUNE_SEEDS_FROM + args.seeds))
         for spec in TUNE_SPECS:
