@@ -205,11 +205,12 @@ class Mixture:
 
     ``obs`` is ``(n, len(dims))`` in model coordinates, ``weights`` the observations' weights;
     the prior kernel weighs ``prior_weight``. ``common_bandwidth`` chooses Scott's rule (one
-    bandwidth per column, scaled by ``bandwidth_factor``) over the neighbour rule.
+    bandwidth per column, scaled by ``bandwidth_factor``) over the neighbour rule. Kernels of
+    linearly quantized columns are at least ``grid_bandwidth`` grid steps wide.
     """
 
     def __init__(self, dims, obs, weights, prior_weight=1.0, common_bandwidth=True,
-                 consider_endpoints=False, bandwidth_factor=1.0, clip_count=None):
+                 consider_endpoints=False, bandwidth_factor=1.0, clip_count=None, grid_bandwidth=0.0):
         self.dims, self.obs, self.common = dims, obs, common_bandwidth
         self.prior_weight = prior_weight
         n, d = obs.shape
@@ -240,6 +241,13 @@ class Mixture:
         # "Magic clip": never narrower than width / min(100, n_kernels + 1), never wider than width.
         clip_count = n + 1 if clip_count is None else clip_count
         self.sigma = np.clip(sigma, width / min(100.0, 1.0 + clip_count), width)
+        if grid_bandwidth:
+            # On a coarse grid (3-10 ordinal values) a kernel narrower than the grid step
+            # puts all its mass on its own value: the ordinal model degrades into an
+            # unordered one, and neighbouring values learn nothing from each other.
+            floor = np.array([grid_bandwidth * dim.spec.q if dim.quantized and not dim.spec.is_log else 0.0
+                              for dim in num_dims])
+            self.sigma = np.minimum(np.maximum(self.sigma, floor), width)
         self.pos = {j: i for i, j in enumerate(self.num)}
         # Per-kernel constants: log weight, Gaussian normalizers and truncation masses.
         const = np.log(weights / total) if n else np.zeros(0)

@@ -216,6 +216,7 @@ class _Model:
                        common_bandwidth=options["multivariate"],
                        consider_endpoints=options["consider_endpoints"],
                        bandwidth_factor=options["bandwidth_factor"],
+                       grid_bandwidth=options["grid_bandwidth"],
                        # Joint kernels may narrow with the whole history, not just the
                        # few below trials: in 5-10 dimensions that local refinement is
                        # what finds optima within 100 evaluations.
@@ -235,10 +236,15 @@ class _Model:
         rows = below[np.isfinite(self.loss[below])]
         if not len(rows):
             return np.empty((0, len(columns)))
-        centre = self.X[rows[np.argmin(self.loss[rows])], columns]
+        k_centres = min(o["local_centres"], len(rows))
+        if k_centres == 1:
+            out = np.repeat(self.X[rows[np.argmin(self.loss[rows])], columns][None, :], m, axis=0)
+        else:
+            best = rows[np.argpartition(self.loss[rows], k_centres - 1)[:k_centres]]
+            out = self.X[np.ix_(best[rng.integers(0, k_centres, m)], columns)]
+        centre = out.copy()
         scale = o["local_scale"] / (1.0 + o["local_shrink"] * len(active))
         scale *= self._success_factor(active)
-        out = np.repeat(centre[None, :], m, axis=0)
         numeric = [j for j, dim in enumerate(dims) if not dim.categorical]
         if numeric:
             # Each numeric column moves with probability local_move, and at least one does.
@@ -250,8 +256,8 @@ class _Model:
             hi = np.array([dims[j].hi for j in numeric])
             # Truncated rather than clipped steps: clipping would pile candidates onto the
             # bounds, and with wide steps the search then sticks there.
-            stepped = truncated_normal(rng, np.broadcast_to(centre[numeric], (m, k)), scale * width, lo, hi)
-            out[:, numeric] = np.where(move, stepped, centre[numeric])
+            stepped = truncated_normal(rng, centre[:, numeric], scale * width, lo, hi)
+            out[:, numeric] = np.where(move, stepped, centre[:, numeric])
             for j in numeric:
                 if dims[j].quantized:
                     out[:, j] = dims[j].snap(out[:, j])
@@ -269,7 +275,7 @@ class _Model:
                 n_options = dims[j].n_options
                 if len(rows) and n_options > 1:
                     shift = rng.integers(1, n_options, len(rows))
-                    out[rows, j] = (centre[j] + shift) % n_options
+                    out[rows, j] = (centre[rows, j] + shift) % n_options
         return out
 
     def _success_factor(self, rows):
@@ -384,7 +390,7 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
             multivariate=True, consider_endpoints=False, constant_liar=True,
             bandwidth_factor=0.25, n_local_candidates=24, local_scale=1.0, local_shrink=0.3,
             local_flip=0.1, local_move=0.4, local_dim=10, local_adapt=0.1, allow_repeats=False,
-            ordinal_randint=True):
+            ordinal_randint=True, local_centres=1, grid_bandwidth=1.0):
     """Suggest ``len(new_ids)`` configurations by TPE; options keep Hyperopt's names.
 
     Parameters
@@ -415,6 +421,11 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
     ordinal_randint : model ``randint`` as an integer grid (kernels reach neighbouring
         integers, local steps move by a few integers), as ``uniformint`` is; ``False`` models
         it as unordered options, as Hyperopt does.
+    grid_bandwidth : kernels of linearly quantized parameters (``quniform``, ``uniformint``,
+        ``randint``) are at least this many grid steps wide, so that on a grid of a few
+        ordered values neighbouring values inform each other.
+    local_centres : local candidates perturb one of the group's best ``local_centres`` trials
+        (1: the best one only).
     allow_repeats : propose configurations that were already evaluated or are running (for
         noisy objectives that want repeated measurements). By default, on a finite space or
         sub-space (every active parameter a choice, randint or quantized), a configuration is
@@ -452,7 +463,8 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
                    consider_endpoints=consider_endpoints, bandwidth_factor=float(bandwidth_factor),
                    n_local_candidates=n_local_candidates, local_scale=float(local_scale),
                    local_shrink=float(local_shrink), local_flip=float(local_flip), local_move=float(local_move),
-                   local_dim=local_dim, local_adapt=float(local_adapt),
+                   local_dim=local_dim, local_adapt=float(local_adapt), local_centres=int(local_centres),
+                   grid_bandwidth=float(grid_bandwidth),
                    ordinal_randint=bool(ordinal_randint))
     model = _Model(compiled, history, pending_rows if constant_liar else [],
                    n_new if constant_liar else 0, options)
