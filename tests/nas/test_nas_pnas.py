@@ -222,3 +222,18 @@ def test_round_parents_is_validated():
             pnas.suggest([0], domain, Trials(), seed=0, round_parents=bad)
     trials = search(60, beam=2, round_parents="all")
     assert len({t["misc"]["nas_hash"] for t in trials}) == 60
+
+
+def test_proposals_lost_before_they_were_stored_are_made_again():
+    domain = Domain(toy_objective, toy_space())
+    trials = Trials()
+    docs = pnas.suggest(list(range(12)), domain, trials, seed=0, beam=2)
+    assert [d["misc"]["pnas"]["reason"] for d in docs] == ["initial"] * 4 + ["fill"] * 8
+    # Killed after the state was stored but before most documents were: two of twelve made it.
+    trials.insert_trial_docs(docs[:2])
+    trials.refresh()
+    search(24, trials=trials, beam=2)
+    hashes = [t["misc"]["nas_hash"] for t in trials]
+    assert len(hashes) == len(set(hashes)) == 24
+    assert {v.hash for v in MultisetPrior().initial_values()} <= set(hashes)
+    assert max(t["misc"]["pnas"]["level"] for t in trials) >= 3
