@@ -156,20 +156,22 @@ def append_cache(record):
 def run_missing(tasks, optimizers, seeds, n_evals, jobs, codes, run=True):
     """Load the cache, run what is missing (unless ``run`` is false), return all records."""
     cached = load_cache(tasks, n_evals, codes)
-    todo = [(t, o, s, n_evals, codes[o]) for t in tasks for o in optimizers for s in seeds
+    # Seed by seed: a run stopped early still leaves whole seeds (every task) for the report.
+    todo = [(t, o, s, n_evals, codes[o]) for s in seeds for t in tasks for o in optimizers
             if (t, o, s) not in cached]
     if not run or not todo:
         return cached
     print(f"{len(todo)} runs to do ({len(cached)} cached)", flush=True)
-    start = time.perf_counter()
+    start = last = time.perf_counter()
     pool = multiprocessing.Pool(jobs) if jobs > 1 else None
     results = pool.imap_unordered(run_one, todo) if pool else map(run_one, todo)
     try:
         for i, record in enumerate(results, start=1):
             append_cache(record)  # one writer: this process
             cached[(record["task"], record["optimizer"], record["seed"])] = record
-            if i % 50 == 0 or i == len(todo):
-                print(f"{i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
+            if i % 50 == 0 or i == len(todo) or time.perf_counter() - last > 60:
+                last = time.perf_counter()
+                print(f"{i}/{len(todo)} runs, {last - start:.0f} s", flush=True)
     finally:
         if pool:
             pool.close()
