@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
@@ -32,6 +33,19 @@ import numpy as np
 KINDS = ("mlp", "ridge")
 _FORMAT = "hpo.nas.predictor"
 _VERSION = 1
+
+
+def _one_blas_thread():
+    """One BLAS thread while the MLP trains, when threadpoolctl is installed (optional).
+
+    Its products are small; several BLAS threads only wait on each other, and on a busy
+    machine they make training many times slower.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_int(name, value, low):
@@ -120,7 +134,8 @@ class Predictor:
         if self.kind == "ridge":
             self.members = [self._fit_ridge(Xs[m], ys[m]) for m in masks]
         else:
-            self.members = self._fit_mlps(Xs, ys, masks.astype(float), rng)
+            with _one_blas_thread():
+                self.members = self._fit_mlps(Xs, ys, masks.astype(float), rng)
         return self
 
     def _scale_x(self, X):
