@@ -30,6 +30,7 @@ import math
 import multiprocessing
 import time
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,9 @@ def code_id(spec):
         return f"hpo {hpo.__version__} {digest.hexdigest()[:12]}"
     if name in ("random", "regularized-evolution"):
         return "numpy " + hashlib.sha1((Path(__file__).parent / "regularized_evolution.py").read_bytes()).hexdigest()[:12]
-    package = name.partition("-")[0] if name != "smac" else "smac"
-    return f"{package} {__import__(package).__version__}"
+    package = name.partition("-")[0]
+    code = f"{package} {metadata.version(package)}"
+    return code + f" torch {metadata.version('torch')}" if name == "optuna-gp" else code
 
 
 # -- one run ----------------------------------------------------------------------------------------
