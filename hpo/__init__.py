@@ -8,7 +8,7 @@
 True
 """
 
-from . import early_stop, exceptions, pyll
+from . import early_stop, exceptions, pruners, pyll
 from .algos import anneal, grid, rand, tpe
 from .base import (
     JOB_STATE_CANCEL,
@@ -20,6 +20,7 @@ from .base import (
     STATUS_FAIL,
     STATUS_NEW,
     STATUS_OK,
+    STATUS_PRUNED,
     STATUS_RUNNING,
     STATUS_STRINGS,
     STATUS_SUSPENDED,
@@ -27,7 +28,9 @@ from .base import (
     Domain,
     Trials,
 )
+from .exceptions import TrialPruned
 from .fmin import fmin, generate_trials_to_calculate
+from .reporting import report, trial_budget
 from .spaces import hp, space_eval
 from .spaces.compile import compile_space
 from .spaces.evaluate import sample
@@ -57,6 +60,7 @@ def __getattr__(name):
 __all__ = [
     "fmin", "generate_trials_to_calculate", "hp", "space_eval", "compile_space", "sample",
     "Trials", "Domain", "Ctrl", "rand", "grid", "anneal", "tpe", "early_stop", "exceptions", "pyll",
+    "report", "trial_budget", "TrialPruned", "pruners", "STATUS_PRUNED",
     "STATUS_NEW", "STATUS_RUNNING", "STATUS_SUSPENDED", "STATUS_OK", "STATUS_FAIL",
     "STATUS_STRINGS", "JOB_STATE_NEW", "JOB_STATE_RUNNING", "JOB_STATE_DONE", "JOB_STATE_ERROR",
     "JOB_STATE_CANCEL", "JOB_STATES", "__version__", "StoreTrials", "MongoTrials", "nas",

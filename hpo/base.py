@@ -35,8 +35,11 @@ from .exceptions import (
     InvalidResultStatus,
     InvalidResultType,
     InvalidTrial,
+    TrialPruned,
 )
 from .history import History
+from .reporting import active_trial
+from .reports import INTERMEDIATE, ReportBoard, check_report, observation_fidelity
 from .spaces import Node, compile_space, space_eval
 
 STATUS_NEW = "new"
@@ -44,7 +47,10 @@ STATUS_RUNNING = "running"
 STATUS_SUSPENDED = "suspended"
 STATUS_OK = "ok"
 STATUS_FAIL = "fail"
-STATUS_STRINGS = ("new", "running", "suspended", "ok", "fail")
+#: A trial stopped early by a pruner (or by the objective raising ``hpo.TrialPruned``); its
+#: loss is its last reported one. Added after Hyperopt's statuses, which keep their order.
+STATUS_PRUNED = "pruned"
+STATUS_STRINGS = ("new", "running", "suspended", "ok", "fail", "pruned")
 
 JOB_STATE_NEW = 0
 JOB_STATE_RUNNING = 1
@@ -152,6 +158,8 @@ class Trials:
         self._ids = set()
         self._next_tid = 0
         self.history = History()
+        #: Every trial's intermediate reports, indexed for pruners (:mod:`hpo.reports`).
+        self.reports = ReportBoard()
 
     # -- inserting ----------------------------------------------------------------------------
 
@@ -211,9 +219,13 @@ class Trials:
 
     def _record_finished(self, doc):
         result = doc.get("result") or {}
-        ok = doc["state"] == JOB_STATE_DONE and result.get("status") == STATUS_OK
-        loss = result.get("loss") if ok else None
-        self.history.add(doc["tid"], doc["misc"]["vals"], loss, ok)
+        done = doc["state"] == JOB_STATE_DONE
+        ok = done and result.get("status") == STATUS_OK
+        pruned = done and result.get("status") == STATUS_PRUNED
+        loss = result.get("loss") if ok or pruned else None
+        self.reports.observe(doc)
+        self.history.add(doc["tid"], doc["misc"]["vals"], loss, ok,
+                         fidelity=observation_fidelity(result, pruned))
 
     def refresh(self):
         """Make inserted documents visible and fold newly finished ones into :attr:`history`.
@@ -225,6 +237,8 @@ class Trials:
                 continue
             self._trials.append(doc)
             self._pending[doc["tid"]] = doc
+            if doc["state"] not in JOB_FINISHED_STATES:
+                self.reports.observe(doc)  # a budget, a promotion, reports of a running trial
         self._unrefreshed = []
         finished, cancelled = [], []
         for tid, doc in self._pending.items():
@@ -444,6 +458,8 @@ class Ctrl:
     def __init__(self, trials, current_trial=None):
         self.trials = trials
         self.current_trial = current_trial
+        #: The running trial's :class:`~hpo.reporting.TrialReporter` while the objective runs.
+        self.reporter = None
 
     @property
     def attachments(self):
@@ -452,7 +468,39 @@ class Ctrl:
     def checkpoint(self, result=None):
         """Record a partial result on the running trial."""
         if result is not None and self.current_trial is not None:
-            self.current_trial["result"] = result
+            self.current_trial["result"] = self.with_reports(result)
+
+    def report(self, step, loss):
+        """``hpo.report(step, loss)`` for objectives that take ``ctrl``; True means "stop".
+
+        >>> Ctrl(None).report(0, 1.5)   # no running trial: the arguments are checked only
+        False
+        """
+        if self.reporter is None:
+            check_report(step, loss)
+            return False
+        return self.reporter.report(step, loss)
+
+    @property
+    def budget(self):
+        """``hpo.trial_budget()``: the resource the pruner granted this trial, or None."""
+        return None if self.reporter is None else self.reporter.budget()
+
+    def with_reports(self, result):
+        """``result`` with the trial's reports so far (a checkpoint must not drop them)."""
+        if self.reporter is None or not self.reporter.intermediate or not isinstance(result, dict):
+            return result
+        return dict(result, **{INTERMEDIATE: [list(p) for p in self.reporter.intermediate]})
+
+    def save_reports(self, intermediate):
+        """Make the running trial's reports visible to the pruner (here: in its document)."""
+        doc = self.current_trial
+        doc["result"] = dict(doc.get("result") or {}, status=STATUS_RUNNING,
+                             **{INTERMEDIATE: [list(p) for p in intermediate]})
+
+    def sync_reports(self):
+        """Bring the record's reports up to date before a pruning decision (a store-backed
+        ctrl reads the store; in this process they are current already)."""
 
 
 def _is_real_number(value):
@@ -494,22 +542,29 @@ def normalize_result(rval):
             f"the objective's result has status {status!r}; expected one of {STATUS_STRINGS}"
         )
     result = dict(rval)
+    if status == STATUS_PRUNED and rval.get("loss") is not None:
+        # A pruned trial's loss is optional (its last report stands in for it).
+        _check_loss(rval["loss"], status)
+        result["loss"] = float(rval["loss"])
     if status == STATUS_OK:
         if "loss" not in rval:
             raise InvalidLoss(f"the objective's result has status 'ok' but no 'loss': {rval!r}")
-        loss = rval["loss"]
-        if not _is_real_number(loss):
-            raise InvalidLoss(
-                f"the objective's loss must be a real number, got {loss!r} of type "
-                f"{type(loss).__name__}"
-            )
-        if math.isnan(float(loss)):
-            raise InvalidLoss(
-                "the objective returned status 'ok' with loss NaN; use status 'fail' for "
-                "trials that should count as failed"
-            )
-        result["loss"] = float(loss)
+        _check_loss(rval["loss"], status)
+        result["loss"] = float(rval["loss"])
     return result
+
+
+def _check_loss(loss, status):
+    if not _is_real_number(loss):
+        raise InvalidLoss(
+            f"the objective's loss must be a real number, got {loss!r} of type "
+            f"{type(loss).__name__}"
+        )
+    if math.isnan(float(loss)):
+        raise InvalidLoss(
+            f"the objective returned status {status!r} with loss NaN; use status 'fail' for "
+            f"trials that should count as failed"
+        )
 
 
 def split_result_attachments(result):
@@ -568,7 +623,7 @@ class Domain:
     {'loss': 0.5, 'status': 'ok'}
     """
 
-    def __init__(self, fn, expr, pass_expr_memo_ctrl=None, name=None):
+    def __init__(self, fn, expr, pass_expr_memo_ctrl=None, name=None, pruner=None):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {fn!r}")
         self.fn = fn
@@ -581,6 +636,9 @@ class Domain:
             pass_expr_memo_ctrl = getattr(fn, "fmin_pass_expr_memo_ctrl", False)
         self.pass_expr_memo_ctrl = pass_expr_memo_ctrl
         self.name = name
+        #: The pruner the objective's reports are judged by (it travels with the domain to
+        #: the workers); None: reports are recorded, no trial is stopped.
+        self.pruner = pruner
 
     @property
     def labels(self):
@@ -596,14 +654,17 @@ class Domain:
         With ``pass_expr_memo_ctrl`` the objective is called as ``fn(expr=, memo=, ctrl=)``
         where ``memo`` is the ``{label: value}`` assignment (``space_eval(expr, memo)`` gives
         the configuration).
+
+        While the objective runs, ``hpo.report`` and ``hpo.trial_budget`` talk to this trial
+        (:mod:`hpo.reporting`); ``raise hpo.TrialPruned()`` ends it with status ``pruned``.
         """
-        if self.pass_expr_memo_ctrl:
-            memo = {k: v[0] for k, v in vals.items() if v}
-            rval = self.fn(expr=self.expr, memo=memo, ctrl=ctrl)
-        else:
-            params = space_eval(self.expr, vals)
-            rval = self.fn(**params) if self.call_with_kwargs else self.fn(params)
-        result = normalize_result(rval)
+        # Domains pickled before pruners existed have no `pruner` attribute.
+        with active_trial(ctrl, getattr(self, "pruner", None)) as reporter:
+            try:
+                rval = self._call(vals, ctrl)
+            except TrialPruned:
+                rval = {"status": STATUS_PRUNED}
+            result = reporter.finish(normalize_result(rval))
         if attach_attachments and ctrl is not None:
             result, attachments = split_result_attachments(result)
             if attachments:
@@ -611,6 +672,13 @@ class Domain:
                 for name, value in attachments.items():
                     trial_attachments[name] = value
         return result
+
+    def _call(self, vals, ctrl):
+        if self.pass_expr_memo_ctrl:
+            memo = {k: v[0] for k, v in vals.items() if v}
+            return self.fn(expr=self.expr, memo=memo, ctrl=ctrl)
+        params = space_eval(self.expr, vals)
+        return self.fn(**params) if self.call_with_kwargs else self.fn(params)
 
     def short_str(self):
         return f"Domain({getattr(self.fn, '__name__', self.fn)!r})"

@@ -50,6 +50,28 @@ class InvalidFminArgument(HpoError, ValueError):
     """An argument of ``fmin`` is out of range or of the wrong type."""
 
 
+class InvalidReport(HpoError, ValueError):
+    """``hpo.report(step, loss)`` was called with a bad step or loss (the message names it)."""
+
+
+class TrialPruned(HpoError):
+    """Raise it in an objective to end the trial as pruned (``STATUS_PRUNED``).
+
+    The trial is recorded as DONE with status ``"pruned"`` and the loss of its last
+    ``hpo.report(step, loss)``; it counts towards ``max_evals`` and search algorithms learn
+    from it (see ``docs/pruning.md``).
+
+    >>> import hpo
+    >>> def objective(x):
+    ...     for epoch in range(10):
+    ...         if hpo.report(epoch, (x - 1) ** 2 + 1 / (epoch + 1)):
+    ...             raise hpo.TrialPruned()
+    ...     return (x - 1) ** 2
+    >>> objective(1.0)   # outside fmin, report() never asks to stop
+    0.0
+    """
+
+
 class NotOfferedImportError(NotOfferedError, ImportError):
     """A module-level Hyperopt name hpo does not offer (``SparkTrials``, ``atpe``, pyll's
     ``rec_eval``, ...); the message says what to use instead.

@@ -24,6 +24,7 @@ from .exceptions import AllTrialsFailed, InvalidFminArgument
 from .executors import Executor, executor_for
 from .loop import SearchLoop
 from .options import default_algo, default_rstate, validate_fmin_options
+from .pruners import Pruner
 from .spaces import space_eval
 from .trials_file import TrialsJournal
 
@@ -219,7 +220,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
          rstate=None, allow_trials_fmin=True, pass_expr_memo_ctrl=None,
          catch_eval_exceptions=False, verbose=True, return_argmin=True, points_to_evaluate=None,
          max_queue_len=1, show_progressbar=True, early_stop_fn=None, trials_save_file="",
-         n_workers=None, executor=None):
+         n_workers=None, executor=None, pruner=None):
     """Minimize ``fn`` over ``space`` with ``algo``; Hyperopt 0.3's signature and semantics.
 
     Parameters
@@ -261,6 +262,11 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         for in-memory trials, and by workers through the store for store-backed trials.
     allow_trials_fmin : accepted for Hyperopt compatibility; every search runs the same loop,
         and store-backed trials are always evaluated through their store.
+    pruner : an :mod:`hpo.pruners` object (``MedianPruner()``, ``SuccessiveHalvingPruner()``,
+        ``HyperbandPruner(max_resource=...)``) judging the losses the objective reports with
+        ``hpo.report(step, loss)``: when it returns True the objective raises
+        ``hpo.TrialPruned()`` and the trial is recorded with status ``"pruned"`` (see
+        ``docs/pruning.md``). None: reports are recorded, no trial is stopped.
 
     Stop conditions (``max_evals``, ``timeout``, ``loss_threshold``, ``early_stop_fn``) are
     checked once per finished trial, in the order trials finish, whatever the executor.
@@ -287,7 +293,12 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
             f"n_workers={n_workers!r} needs store-backed trials, e.g. "
             f"trials=StoreTrials('sqlite:///search.db'); in-memory Trials run in this process"
         )
-    domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl)
+    if pruner is not None and not isinstance(pruner, Pruner):
+        raise InvalidFminArgument(
+            f"pruner={_short_repr(pruner)} is not a pruner; use one of hpo.pruners "
+            f"(MedianPruner(), SuccessiveHalvingPruner(), HyperbandPruner(max_resource=...))"
+            + (" -- call it" if isinstance(pruner, type) and issubclass(pruner, Pruner) else ""))
+    domain = Domain(fn, space, pass_expr_memo_ctrl=pass_expr_memo_ctrl, pruner=pruner)
     journal = None
     if store_backed:
         trials.refresh()
@@ -300,7 +311,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         trials, domain, algo, executor, rstate or default_rstate(), max_evals=max_evals,
         timeout=timeout, loss_threshold=loss_threshold, early_stop_fn=early_stop_fn,
         progress_callback=progress.choose_callback(show_progressbar, verbose), journal=journal,
-        points_to_evaluate=points_to_evaluate if len(trials) == 0 else None,
+        points_to_evaluate=points_to_evaluate if len(trials) == 0 else None, pruner=pruner,
     ).run()
     return _result(trials, domain, return_argmin)
 

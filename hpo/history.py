@@ -59,6 +59,8 @@ class History:
         self._losses = np.full(self._capacity, np.nan)
         self._tids = np.zeros(self._capacity, dtype=np.int64)
         self._ok = np.zeros(self._capacity, dtype=bool)
+        self._fidelity = np.full(self._capacity, np.nan)
+        self.n_pruned = 0
         self.best_tid: int | None = None
         self.best_loss = math.inf
         self.n_ok = 0
@@ -73,13 +75,18 @@ class History:
         self._losses = np.concatenate([self._losses, np.full(extra, np.nan)])
         self._tids = np.concatenate([self._tids, np.zeros(extra, dtype=np.int64)])
         self._ok = np.concatenate([self._ok, np.zeros(extra, dtype=bool)])
+        self._fidelity = np.concatenate([self._fidelity, np.full(extra, np.nan)])
 
     def _add_column(self, label):
         self._columns[label] = self._values.shape[1]
         self._values = np.hstack([self._values, np.full((self._capacity, 1), np.nan)])
 
-    def add(self, tid, vals, loss, ok):
-        """Append one finished trial; ``vals`` is its ``misc.vals``."""
+    def add(self, tid, vals, loss, ok, fidelity=None):
+        """Append one finished trial; ``vals`` is its ``misc.vals``.
+
+        ``fidelity``: for a trial that did not run to its end -- a pruned one (``ok`` False,
+        ``loss`` its last report) or one run at a budget -- the step or budget it reached.
+        """
         if self._n == self._capacity:
             self._grow_rows()
         row = self._n
@@ -96,6 +103,9 @@ class History:
         self._losses[row] = loss
         self._tids[row] = tid
         self._ok[row] = ok
+        self._fidelity[row] = math.nan if fidelity is None else float(fidelity)
+        if not ok and fidelity is not None and not math.isnan(loss):
+            self.n_pruned += 1
         self._n += 1
         if ok:
             self.n_ok += 1
@@ -111,6 +121,12 @@ class History:
     @property
     def ok(self):
         return self._ok[: self._n]
+
+    @property
+    def fidelity(self):
+        """The step (pruned trials) or budget at which each trial's loss was observed; NaN for
+        trials that ran to their end (see :func:`hpo.algos.common.ranking_losses`)."""
+        return self._fidelity[: self._n]
 
     @property
     def tids(self):

@@ -22,10 +22,19 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 
 from . import progress
-from .base import JOB_STATE_ERROR, insert_points
+from .base import (
+    JOB_STATE_DONE,
+    JOB_STATE_ERROR,
+    STATUS_OK,
+    STATUS_PRUNED,
+    insert_points,
+)
 from .exceptions import InvalidFminArgument
+from .pruners.budgets import promotion_docs
+from .reports import BUDGET, INTERMEDIATE
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +137,7 @@ class SearchLoop:
 
     def __init__(self, trials, domain, algo, executor, rstate, max_evals=None, timeout=None,
                  loss_threshold=None, early_stop_fn=None, progress_callback=None, journal=None,
-                 points_to_evaluate=None):
+                 points_to_evaluate=None, pruner=None):
         self.trials, self.domain, self.algo = trials, domain, algo
         self.executor, self.rstate = executor, rstate
         self.max_evals = sys.maxsize if max_evals is None else int(max_evals)
@@ -137,6 +146,9 @@ class SearchLoop:
         self.progress_callback = progress_callback or progress.no_progress_callback
         self.journal = journal
         self.points_to_evaluate = points_to_evaluate
+        self.pruner = pruner
+        self.n_pruned = 0
+        self._warned_no_reports = False
         self.exhausted = False
         self.stop_reason = None
         self._started = None
@@ -151,12 +163,19 @@ class SearchLoop:
         if n <= 0:
             return
         trials = self.trials
-        docs = self.algo(trials.new_trial_ids(n), self.domain, trials,
-                         int(self.rstate.integers(2**31 - 1)))
-        if not docs:
-            logger.info("the algorithm has no more configurations to suggest")
-            self.exhausted = True
-            return
+        promoted = [] if self.pruner is None else promotion_docs(self.pruner, trials, n)
+        docs = []
+        if len(promoted) < n:
+            docs = self.algo(trials.new_trial_ids(n - len(promoted)), self.domain, trials,
+                             int(self.rstate.integers(2**31 - 1)))
+            if not docs and not promoted:
+                logger.info("the algorithm has no more configurations to suggest")
+                self.exhausted = True
+                return
+            if self.pruner is not None:
+                for doc in docs:
+                    doc["misc"].update(self.pruner.new_trial_misc(doc["tid"]))
+        docs = promoted + list(docs)
         trials.insert_trial_docs(docs)
         trials.refresh()
         if self.journal is not None:
@@ -190,8 +209,15 @@ class SearchLoop:
             self.executor.raise_for(doc)
         bar.update(1)
         history = self.trials.history
-        if history.n_ok and history.best_tid == doc["tid"]:
-            bar.postfix = f"best loss: {history.best_loss:.6g}"
+        result = doc.get("result") or {}
+        pruned = result.get("status") == STATUS_PRUNED
+        self.n_pruned += pruned
+        if self.pruner is not None:
+            self._warn_without_reports(doc, result)
+        if pruned or (history.n_ok and history.best_tid == doc["tid"]):
+            best = f"{history.best_loss:.6g}" if history.n_ok else "?"
+            bar.postfix = f"best loss: {best}" + (f", pruned: {self.n_pruned}"
+                                                    if self.n_pruned else "")
         if self.loss_threshold is not None and history.best_loss <= self.loss_threshold:
             return f"best loss {history.best_loss:.6g} reached loss_threshold"
         if self.early_stop_fn is not None:
@@ -201,6 +227,19 @@ class SearchLoop:
             if stop:
                 return "early_stop_fn asked to stop"
         return None
+
+    def _warn_without_reports(self, doc, result):
+        """Warn once when a trial ran to its end without giving the pruner anything to judge."""
+        if (self._warned_no_reports or doc["state"] != JOB_STATE_DONE
+                or result.get("status") != STATUS_OK
+                or result.get(INTERMEDIATE) or result.get(BUDGET) is not None):
+            return
+        self._warned_no_reports = True
+        warnings.warn(
+            f"pruner={self.pruner!r} was given, but trial {doc['tid']} finished without calling "
+            f"hpo.report(step, loss) (or ctrl.report) or hpo.trial_budget(), so the pruner "
+            f"cannot stop any trial; report intermediate losses from the objective, or drop "
+            f"the pruner (this warning is shown once)", stacklevel=2)
 
     def _timed_out(self):
         return self.timeout is not None and time.monotonic() - self._started >= self.timeout

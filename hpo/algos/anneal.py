@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spaces.nodes import BOUNDED_KINDS, CHOICE, RANDINT, UNIFORMINT
-from .common import docs_from_rows
+from .common import docs_from_rows, ranking_losses
 
 
 def _rank_pick(rng, order, avg_best_idx):
@@ -71,7 +71,7 @@ def suggest(new_ids, domain, trials, seed, avg_best_idx=2.0, shrink_coef=0.1):
     rng = np.random.default_rng(seed)
     compiled = domain.compiled
     history = trials.history
-    losses = np.where(history.ok, history.losses, np.inf)
+    losses = ranking_losses(history)  # pruned trials rank by their last report
     order = np.argsort(losses, kind="stable")
     values = history.matrix(compiled.labels)  # (n_finished, n_params), NaN where inactive
     observed = np.sum(~np.isnan(values), axis=0)

@@ -72,7 +72,7 @@ import numbers
 import numpy as np
 
 from ..spaces.nodes import OBJECT
-from .common import docs_from_rows
+from .common import docs_from_rows, n_observations, ranking_losses
 from .distinct import TriedConfigurations, discrete_columns, untried_prior_row
 from .parzen import Dim, Mixture, truncated_normal
 
@@ -177,7 +177,7 @@ class _Model:
                 self.X[: n_hist + n_pending, column] = dim.to_model(values[:, column])
         # Failed trials and liars sort after every ok trial (and stay out of gamma's count).
         self.loss = np.full(len(self.X), np.inf)
-        self.loss[:n_hist] = np.where(history.ok, history.losses, np.inf)
+        self.loss[:n_hist] = ranking_losses(history)  # pruned trials by their last report
         self.n = n_hist + n_pending
         self.n_hist = n_hist
 
@@ -455,7 +455,7 @@ def suggest(new_ids, domain, trials, seed, prior_weight=2.0, n_startup_jobs=10,
     # Only the few unfinished documents are looked at here, never the finished history.
     pending_rows = [compiled.vals_to_row(doc["misc"]["vals"]) for doc in pending]
     tried = None if allow_repeats else _tried(compiled, history, pending_rows)
-    if history.n_ok < max(n_startup_jobs, 1):
+    if n_observations(history) < max(n_startup_jobs, 1):
         rows, repeats = _distinct_prior_rows(compiled, compiled.sample_table(rng, n_new), tried, rng)
         return _docs(new_ids, domain, trials, rows, repeats)
     options = dict(gamma=gamma, n_EI_candidates=n_EI_candidates, prior_weight=float(prior_weight),

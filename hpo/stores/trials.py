@@ -179,6 +179,9 @@ class StoreTrials(Trials):
             else:
                 local.clear()
                 local.update(doc)
+            if doc["state"] not in JOB_FINISHED_STATES:
+                # Reports of running trials, here or in other workers, for the pruners.
+                self.reports.observe(doc)
             changed.append(doc["tid"])
         return changed
 

@@ -39,7 +39,8 @@ MAX_PROBLEM_CHARS = 2000
 
 
 class WorkerCtrl(Ctrl):
-    """The ``ctrl`` a worker's objective gets: attachments and checkpoints go to the store."""
+    """The ``ctrl`` a worker's objective gets: attachments, checkpoints and reports go to the
+    store, and pruning decisions read the other trials' reports from it."""
 
     def __init__(self, trials, current_trial, owner):
         super().__init__(trials, current_trial=current_trial)
@@ -49,9 +50,20 @@ class WorkerCtrl(Ctrl):
         if result is None:
             return
         doc = self.current_trial
-        doc["result"] = result
+        doc["result"] = self.with_reports(result)
         self.trials.store.checkpoint(doc["exp_key"], doc["tid"], self._owner, doc["attempt"],
-                                     result)
+                                     doc["result"])
+
+    def save_reports(self, intermediate):
+        # One write per report: the other workers' pruners see it at their next read.
+        super().save_reports(intermediate)
+        doc = self.current_trial
+        self.trials.store.checkpoint(doc["exp_key"], doc["tid"], self._owner, doc["attempt"],
+                                     doc["result"])
+
+    def sync_reports(self):
+        # One incremental read: the trials changed since this worker's last look.
+        self.trials.refresh()
 
 
 class Worker:
