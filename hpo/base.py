@@ -348,8 +348,10 @@ class Trials:
     def best_trial(self):
         """The finished ``ok`` trial with the lowest loss (the first one on ties)."""
         if self.history.best_tid is None:
+            pruned = self.history.n_pruned
             raise AllTrialsFailed(
                 f"none of the {len(self._trials)} trials finished with status 'ok'"
+                + (f" ({pruned} were pruned)" if pruned else "")
             )
         return self._by_tid[self.history.best_tid]
 
@@ -495,8 +497,10 @@ class Ctrl:
     def save_reports(self, intermediate):
         """Make the running trial's reports visible to the pruner (here: in its document)."""
         doc = self.current_trial
-        doc["result"] = dict(doc.get("result") or {}, status=STATUS_RUNNING,
-                             **{INTERMEDIATE: [list(p) for p in intermediate]})
+        result = doc.get("result") or {}
+        # The running document shares the reporter's list: one report costs O(1) here.
+        if result.get(INTERMEDIATE) is not intermediate:
+            doc["result"] = dict(result, status=STATUS_RUNNING, **{INTERMEDIATE: intermediate})
 
     def sync_reports(self):
         """Bring the record's reports up to date before a pruning decision (a store-backed

@@ -19,6 +19,7 @@ reached resource 9") costs a dictionary lookup, never a pass over all trials' do
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 
@@ -104,6 +105,8 @@ class ReportBoard:
         self._attempt = {}        # tid -> the attempt its reports belong to
         self._status = {}         # tid -> "running", or the finished result's status
         self._at_step = {}        # step -> {tid: loss}
+        self._best = {}           # tid -> its lowest reported loss
+        self._completed_at = {}   # step -> sorted losses of trials that completed (status ok)
         self._events = []         # ("add", tid, previous step, step, loss) / ("reset", tid)
         self._reached = {}        # resource -> [events read, {tid: loss}]
         self.n_completed = 0      # finished with status ok
@@ -122,6 +125,7 @@ class ReportBoard:
             self.n_reporting += 1
         previous = reports[-1][0] if reports else None
         reports.append((step, loss))
+        self._best[tid] = min(loss, self._best.get(tid, loss))
         self._at_step.setdefault(step, {})[tid] = loss
         self._events.append(("add", tid, previous, step, loss))
         self._status.setdefault(tid, "running")
@@ -136,6 +140,7 @@ class ReportBoard:
     def _reset(self, tid):
         """Forget the reports of ``tid`` (its trial was started again by another attempt)."""
         reports = self._reports.pop(tid, [])
+        self._best.pop(tid, None)
         self.n_reporting -= bool(reports)
         for step, _ in reports:
             self._at_step.get(step, {}).pop(tid, None)
@@ -172,6 +177,8 @@ class ReportBoard:
         self._status[tid] = status
         if status == "ok":
             self.n_completed += 1
+            for step, value in self._reports.get(tid, ()):
+                bisect.insort(self._completed_at.setdefault(step, []), value)
             if budget is not None and loss is not None:
                 self.budget_results.setdefault(budget, {})[tid] = float(loss)
 
@@ -180,6 +187,19 @@ class ReportBoard:
     def reports(self, tid):
         """The ``(step, loss)`` reports of ``tid`` so far."""
         return list(self._reports.get(tid, ()))
+
+    def best(self, tid):
+        """The lowest loss ``tid`` reported so far (None before its first report)."""
+        return self._best.get(tid)
+
+    def previous_step(self, tid):
+        """The step of the report before ``tid``'s last one (None when it has fewer than two)."""
+        reports = self._reports.get(tid, ())
+        return reports[-2][0] if len(reports) >= 2 else None
+
+    def completed_at(self, step):
+        """The sorted losses at ``step`` of the trials that completed with status ok."""
+        return self._completed_at.get(step, [])
 
     def status(self, tid):
         """``"running"``, the status its result finished with, or None when unknown."""

@@ -106,9 +106,7 @@ class SuccessiveHalvingPruner(Pruner):
 
         ``members(tid) -> bool`` restricts the competitors (a Hyperband bracket).
         """
-        reports = board.reports(tid)
-        previous = reports[-2][0] if len(reports) >= 2 else None
-        for resource in self._crossed(previous, step):
+        for resource in self._crossed(board.previous_step(tid), step):
             rung = board.reached(resource)
             value = rung.get(tid)
             if value is None:
