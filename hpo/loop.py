@@ -239,7 +239,8 @@ class SearchLoop:
             f"pruner={self.pruner!r} was given, but trial {doc['tid']} finished without calling "
             f"hpo.report(step, loss) (or ctrl.report) or hpo.trial_budget(), so the pruner "
             f"cannot stop any trial; report intermediate losses from the objective, or drop "
-            f"the pruner (this warning is shown once)", stacklevel=2)
+            f"the pruner (this warning is shown once)",
+            stacklevel=5)  # at the fmin call: fmin -> run -> _finished -> here
 
     def _timed_out(self):
         return self.timeout is not None and time.monotonic() - self._started >= self.timeout

@@ -72,3 +72,39 @@ def by_budget(params):
     """Reads its budget; the loss improves with the budget (for budget-driven searches)."""
     budget = hpo.trial_budget()
     return {"loss": params["x"] + 1.0 / budget, "status": "ok", "seen_budget": budget}
+
+
+#: Store methods whose calls per report are measured: the write of a report, and the reads
+#: a pruning decision may make.
+COUNTED = ("checkpoint", "changes_since", "get_trials")
+
+
+def count_store_calls(store):
+    """Make the open ``store`` count calls of :data:`COUNTED` methods (``store.calls``) and the
+    documents each ``changes_since`` returned (``store.docs_read``); returns the store.
+
+    The store keeps working as before: its class is swapped for a subclass that counts.
+    """
+    base = type(store)
+
+    def counted(name):
+        def method(self, *args, **kwargs):
+            self.calls[name] += 1
+            out = getattr(base, name)(self, *args, **kwargs)
+            if name == "changes_since":
+                self.docs_read.append(len(out[0]))
+            return out
+        return method
+
+    store.__class__ = type(f"Counting{base.__name__}", (base,),
+                           {name: counted(name) for name in COUNTED})
+    store.reset_counts = lambda: _reset(store)
+    _reset(store)
+    return store
+
+
+def _reset(store):
+    import collections
+
+    store.calls = collections.Counter()
+    store.docs_read = []

@@ -81,3 +81,54 @@ def test_budgets_are_granted_and_promoted_through_the_store(sqlite_url, tmp_path
         source = by_tid[d["misc"]["promoted_from"]]
         assert d["misc"]["vals"] == source["misc"]["vals"]
         assert d["misc"]["budget"] == 3 * source["misc"]["budget"]
+
+
+def test_a_report_costs_one_write_and_at_most_one_incremental_read(store_url):
+    """No rescan per report: with 30 finished trials in the store, a new trial's reports
+    write once each and read only what changed since the worker's last read."""
+    from hpo.base import Domain
+    from hpo.stores import open_store
+    from hpo.worker.loop import Worker
+    from pruning_support import count_store_calls
+    from worker_support import store_domain
+
+    store = count_store_calls(open_store(store_url, connect_timeout=20))
+    trials = StoreTrials(store, exp_key="reads")
+    domain = Domain(epochs, SPACE, pruner=SuccessiveHalvingPruner(min_resource=1,
+                                                                  reduction_factor=3))
+    store_domain(trials, domain)
+    trials.insert_trial_docs(rand.suggest(trials.new_trial_ids(30), domain, trials, 0))
+    worker = Worker(store, exp_key="reads", max_jobs=30, heartbeat=60)
+    store.reset_counts()
+    assert worker.run() == 0
+    first_reads = list(store.docs_read)
+    assert first_reads[0] == 30          # the worker's first look reads the experiment once
+
+    if hasattr(store, "jobs"):
+        # MongoDB readers re-read the last CHANGE_MARGIN seconds of changes on purpose (writes
+        # timestamped before a read may commit after it); date the finished history back, as
+        # if it had run earlier, so that only the reads of the new trial are measured.
+        import datetime
+
+        store.jobs.update_many({"exp_key": "reads"}, {"$set": {
+            "refresh_time": datetime.datetime(2000, 1, 1)}})
+    # One more trial: the best configuration, so that it is never pruned and reports 9 times.
+    trials.refresh()
+    best = min(trials, key=lambda t: t["result"]["loss"])
+    doc, = trials.new_trial_docs([100], [None], [{"status": "new"}],
+                                 [dict(best["misc"], tid=100, idxs={"x": [100]})])
+    trials.insert_trial_docs([doc])
+    store.reset_counts()
+    worker.max_jobs = 31
+    assert worker.run() == 0
+    calls, docs_read = dict(store.calls), list(store.docs_read)   # the worker's, not ours
+    trials.refresh()
+    last = trials.trial_by_tid(100)
+    assert last["result"]["status"] == "ok" and len(last["result"]["intermediate"]) == 9
+    assert calls["checkpoint"] == 9            # one write per report
+    assert calls.get("get_trials", 0) == 0
+    assert calls["changes_since"] == 3         # only at the rungs 1, 3 and 9
+    # Each read returns what changed since the last one (the new trial, the own document),
+    # never the 30 finished trials again.
+    assert max(docs_read) <= 3, docs_read
+    store.close()
