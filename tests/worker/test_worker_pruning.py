@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
-from pruning_support import BARRIER_DIR_ENV, asha_pair, by_budget, epochs
-from worker_support import start_worker, stop_processes, worker_env
+from pruning_support import (
+    BARRIER_DIR_ENV,
+    asha_pair,
+    by_budget,
+    count_store_calls,
+    epochs,
+)
+from worker_support import start_worker, stop_processes, store_domain, worker_env
 
 from hpo import fmin, hp, rand
+from hpo.base import Domain
 from hpo.pruners import HyperbandPruner, MedianPruner, SuccessiveHalvingPruner
+from hpo.stores import open_store
 from hpo.stores.trials import StoreTrials
+from hpo.worker.loop import Worker
 
 SPACE = {"x": hp.uniform("x", 0, 1)}
 
@@ -86,12 +97,6 @@ def test_budgets_are_granted_and_promoted_through_the_store(sqlite_url, tmp_path
 def test_a_report_costs_one_write_and_at_most_one_incremental_read(store_url):
     """No rescan per report: with 30 finished trials in the store, a new trial's reports
     write once each and read only what changed since the worker's last read."""
-    from hpo.base import Domain
-    from hpo.stores import open_store
-    from hpo.worker.loop import Worker
-    from pruning_support import count_store_calls
-    from worker_support import store_domain
-
     store = count_store_calls(open_store(store_url, connect_timeout=20))
     trials = StoreTrials(store, exp_key="reads")
     domain = Domain(epochs, SPACE, pruner=SuccessiveHalvingPruner(min_resource=1,
@@ -108,8 +113,6 @@ def test_a_report_costs_one_write_and_at_most_one_incremental_read(store_url):
         # MongoDB readers re-read the last CHANGE_MARGIN seconds of changes on purpose (writes
         # timestamped before a read may commit after it); date the finished history back, as
         # if it had run earlier, so that only the reads of the new trial are measured.
-        import datetime
-
         store.jobs.update_many({"exp_key": "reads"}, {"$set": {
             "refresh_time": datetime.datetime(2000, 1, 1)}})
     # One more trial: the best configuration, so that it is never pruned and reports 9 times.
