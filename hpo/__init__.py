@@ -45,7 +45,7 @@ def __getattr__(name):
         from .stores import trials as _store_trials
 
         return getattr(_store_trials, name)
-    if name in ("nas", "template", "stores", "plotting"):
+    if name in ("nas", "template", "stores", "plotting", "keras"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
