@@ -1,5 +1,6 @@
 """Keras helpers for searches: :class:`PruningCallback` reports each epoch to the running
-trial and stops it when the search's pruner says so.
+trial and stops it when the search's pruner says so; :func:`report_every_fit` gives one to
+every ``fit`` of a block of code (how template objectives report).
 
 Importing ``hpo`` does not import Keras; ``hpo.keras`` does.
 
@@ -8,6 +9,7 @@ Importing ``hpo`` does not import Keras; ``hpo.keras`` does.
 'max'
 """
 
+from .every_fit import report_every_fit
 from .pruning import PruningCallback, metric_mode
 
-__all__ = ["PruningCallback", "metric_mode"]
+__all__ = ["PruningCallback", "metric_mode", "report_every_fit"]

@@ -72,6 +72,8 @@ class PruningCallback(keras.callbacks.Callback):
         with status ``"pruned"`` and its last report). False: only set
         ``model.stop_training`` and :attr:`pruned`, so the objective can save the model
         first and then ``raise hpo.TrialPruned()`` or return ``{"status": "pruned", ...}``.
+    step_offset : added to every step, for a trial that trains in several ``fit`` calls: give
+        the second fit the number of epochs of the first, so that steps keep increasing.
 
     Attributes: ``pruned`` (True once told to stop), ``pruned_step``, ``reports`` (the
     ``[step, loss]`` pairs given to the trial).
@@ -87,8 +89,11 @@ class PruningCallback(keras.callbacks.Callback):
     ValueError: mode must be one of ('auto', 'min', 'max'), got 'sideways'
     """
 
-    def __init__(self, monitor="val_loss", mode="auto", to_loss=None, ctrl=None, raise_pruned=True):
+    def __init__(self, monitor="val_loss", mode="auto", to_loss=None, ctrl=None, raise_pruned=True,
+                 step_offset=0):
         super().__init__()
+        if isinstance(step_offset, bool) or not isinstance(step_offset, int) or step_offset < 0:
+            raise ValueError(f"step_offset must be an int >= 0, got {step_offset!r}")
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be the name of a metric in fit's logs, got {monitor!r}")
         if to_loss is not None and not callable(to_loss):
@@ -100,6 +105,7 @@ class PruningCallback(keras.callbacks.Callback):
         self.mode = metric_mode(monitor, mode) if to_loss is None else mode
         self.to_loss = to_loss if to_loss is not None else self._default_to_loss()
         self.ctrl = ctrl
+        self.step_offset = step_offset
         self.raise_pruned = bool(raise_pruned)
         self.pruned = False
         self.pruned_step = None
@@ -122,7 +128,7 @@ class PruningCallback(keras.callbacks.Callback):
         loss = self.to_loss(float(logs[self.monitor]))
         if not math.isfinite(loss):
             return
-        step = int(epoch) + 1
+        step = self.step_offset + int(epoch) + 1
         report = self.ctrl.report if self.ctrl is not None else _report
         self.reports.append([step, loss])
         if not report(step, loss):

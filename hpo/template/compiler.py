@@ -204,16 +204,18 @@ class Template:
         signature = inspect.signature(self.model)
         return [p for name, p in signature.parameters.items() if name != PARAMS_NAME]
 
-    def objective(self, data=None, *, data_args=(), model_dir=None, clear_session=True):
+    def objective(self, data=None, *, data_args=(), model_dir=None, clear_session=True,
+                  pruning_monitor="val_loss"):
         """The objective ``fmin`` calls: ``fmin(t.objective(data), t.space, ...)``.
 
         ``data`` is the function whose results feed the model by name (default: ``data`` from
-        the template's own file). See :class:`~hpo.template.objective.TemplateObjective`.
+        the template's own file); ``pruning_monitor`` is what its Keras fits report when the
+        search has a pruner. See :class:`~hpo.template.objective.TemplateObjective`.
         """
         from .objective import TemplateObjective
 
         return TemplateObjective(self, data, data_args=data_args, model_dir=model_dir,
-                                 clear_session=clear_session)
+                                 clear_session=clear_session, pruning_monitor=pruning_monitor)
 
     @property
     def data_function(self):

@@ -116,6 +116,14 @@ class TemplateObjective:
     in the trial's result as ``model_path`` -- how a model trained by a worker process gets
     back to the driver.
 
+    Pruning: when the search has a pruner (``fmin(..., pruner=...)``, or ``minimize(...,
+    pruner=...)``), every Keras ``fit`` with validation data that the model function runs
+    reports ``pruning_monitor`` (``"val_loss"`` by default) each epoch and stops the trial
+    when the pruner says so (:func:`hpo.keras.report_every_fit`); the trial is recorded as
+    ``"pruned"`` with its reports. A fit given its own :class:`hpo.keras.PruningCallback`
+    (another monitor, say) is left as it is. ``pruning_monitor=None``, or a search without a
+    pruner, leaves every fit untouched.
+
     It pickles as the template's source plus the data function, so ``cloudpickle`` can ship it
     to ``hpo-worker`` processes; caches (data, best model) are not shipped.
 
@@ -135,9 +143,13 @@ class TemplateObjective:
     fmin_pass_expr_memo_ctrl = True
 
     def __init__(self, template, data=None, *, data_args=(), model_dir=None, clear_session=True,
-                 data_names=None):
+                 data_names=None, pruning_monitor="val_loss"):
         if data is not None and not callable(data):
             raise TemplateDataError(f"data must be a function returning the data, got {data!r}")
+        if pruning_monitor is not None and (not isinstance(pruning_monitor, str) or not pruning_monitor):
+            raise TemplateError(f"pruning_monitor must be a metric name of fit's logs (e.g. "
+                                f"'val_loss') or None, got {pruning_monitor!r}")
+        self.pruning_monitor = pruning_monitor
         if data is not None and data is template.data_function:
             data = None  # the template's own data(): shipped as part of its source
         self.template = template
@@ -236,11 +248,23 @@ class TemplateObjective:
                 raise TemplateError(
                     f"the objective of {self.template.name!r} got no value for {missing}; "
                     f"call it with {{label: value}} of {list(self.template.space)}")
-        rval = self.template.call_model(data_kwargs, values)
+        rval = self._call_model(data_kwargs, values, ctrl)
         tid = None
         if ctrl is not None and getattr(ctrl, "current_trial", None) is not None:
             tid = ctrl.current_trial.get("tid")
         return self._result(rval, tid)
+
+    def _call_model(self, data_kwargs, values, ctrl):
+        reporter = getattr(ctrl, "reporter", None)
+        # Fits are reported only for a search with a pruner, and only when Keras is in use
+        # (the template imported it): a search without one runs the model function as is.
+        if (self.pruning_monitor is None or getattr(reporter, "pruner", None) is None
+                or "keras" not in sys.modules):
+            return self.template.call_model(data_kwargs, values)
+        from ..keras import report_every_fit
+
+        with report_every_fit(self.pruning_monitor, ctrl=ctrl):
+            return self.template.call_model(data_kwargs, values)
 
     def _result(self, rval, tid):
         model = None
@@ -301,15 +325,17 @@ class TemplateObjective:
 
     def __reduce__(self):
         return _rebuild_objective, (self.template, self.data, self.data_args, self.model_dir,
-                                    self.clear_session, self.data_names)
+                                    self.clear_session, self.data_names, self.pruning_monitor)
 
     def __repr__(self):
         return f"<TemplateObjective {self.template.name!r} from {self.template.filename}>"
 
 
-def _rebuild_objective(template, data, data_args, model_dir, clear_session, data_names):
+def _rebuild_objective(template, data, data_args, model_dir, clear_session, data_names,
+                       pruning_monitor="val_loss"):
     return TemplateObjective(template, data, data_args=data_args, model_dir=model_dir,
-                             clear_session=clear_session, data_names=data_names)
+                             clear_session=clear_session, data_names=data_names,
+                             pruning_monitor=pruning_monitor)
 
 
 def _short(value, limit=80):
