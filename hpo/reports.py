@@ -69,6 +69,9 @@ def check_report(step, loss, previous_step=None):
     ...
     hpo.exceptions.InvalidReport: report(step=2, loss=0.5): step must increase from one report to the next; the previous report was at step 4
     """
+    if type(step) is int and type(loss) is float and step >= 0 and math.isfinite(loss) and (
+            previous_step is None or step > previous_step):
+        return step, loss  # the common case, checked without the costlier tests below
     call = f"report(step={step!r}, loss={loss!r})"
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, (numbers.Integral, np.integer)) \
             or step < 0:
