@@ -108,6 +108,13 @@ class KerasObjective:
         {"loss": 1 - val_accuracy, "status": "ok", "val_accuracy", "accuracy_before_training",
          "n_params", "epochs", "weights_inherited", "arch_hash", "train_seconds"}
 
+    With ``pruning`` on (the default) every epoch's ``1 - val_accuracy`` is reported to the
+    trial (:func:`hpo.report`, step = epochs trained), so ``fmin(..., pruner=...)`` can stop a
+    hopeless network early. A pruned trial keeps what it trained: its weights are stored as
+    its ``"nas_weights"`` attachment like any other (a morphism child may still start from
+    them) and it returns ``{"status": "pruned", "loss": <last report>, "pruned_at_epoch",
+    ...}``. Without a pruner the reports are only recorded (``result["intermediate"]``).
+
     An architecture with more than ``max_params`` weights is refused (status ``fail``,
     nothing built); a training loss that becomes NaN or infinite fails the trial (status
     ``fail``) and the search goes on. Data that does not fit the architecture (input shape,
@@ -116,7 +123,8 @@ class KerasObjective:
     Parameters: ``epochs``; ``batch_size``; ``optimizer`` (a Keras optimizer name, or a
     callable ``learning_rate -> optimizer``); ``learning_rate``; ``early_stopping`` (patience
     in epochs on validation accuracy, None for none); ``max_params`` (None: the space's);
-    ``seed`` (weight initialization and dropout); ``verbose`` (Keras ``fit`` verbosity).
+    ``seed`` (weight initialization and dropout); ``verbose`` (Keras ``fit`` verbosity);
+    ``pruning`` (report each epoch and honour the pruner, see above).
     """
 
     # fmin passes (expr, memo, ctrl) to objectives that set this attribute, which is how the
@@ -124,7 +132,8 @@ class KerasObjective:
     fmin_pass_expr_memo_ctrl = True
 
     def __init__(self, x_train, y_train, x_val, y_val, epochs=10, batch_size=32, optimizer="adam",
-                 learning_rate=1e-3, early_stopping=None, max_params=None, seed=0, verbose=0):
+                 learning_rate=1e-3, early_stopping=None, max_params=None, seed=0, verbose=0,
+                 pruning=True):
         self.x_train = _as_images("x_train", x_train)
         self.y_train = _as_labels("y_train", y_train, len(self.x_train))
         self.x_val = _as_images("x_val", x_val)
@@ -144,6 +153,9 @@ class KerasObjective:
         self.optimizer, self.learning_rate = optimizer, float(learning_rate)
         self.early_stopping, self.max_params = early_stopping, max_params
         self.seed, self.verbose = int(seed), verbose
+        if not isinstance(pruning, bool):
+            raise TypeError(f"pruning must be True or False, got {pruning!r}")
+        self.pruning = pruning
         self._compiled = {}
 
     # -- fmin entry point -----------------------------------------------------------------------
@@ -176,7 +188,7 @@ class KerasObjective:
         result, weights = self.train(
             arch, initial_weights=initial_weights, max_params=max_params, seed=seed,
             learning_rate=settings.get("learning_rate"), batch_size=settings.get("batch_size"),
-            fill_missing=cell is not None,
+            fill_missing=cell is not None, ctrl=ctrl,
         )
         result.update(inheritance)
         if weights is not None and ctrl is not None and doc is not None:
@@ -260,15 +272,19 @@ class KerasObjective:
                                      "config": {"learning_rate": learning_rate}})
 
     def train(self, arch, initial_weights=None, max_params=None, seed=None, learning_rate=None,
-              batch_size=None, fill_missing=False):
+              batch_size=None, fill_missing=False, ctrl=None):
         """Train ``arch`` (optionally from ``initial_weights``); returns ``(result, weights)``.
 
         ``initial_weights`` must cover every weighted layer unless ``fill_missing``, which
-        keeps the fresh initialization of the layers it lacks.
+        keeps the fresh initialization of the layers it lacks. With ``pruning`` on, each epoch
+        is reported through ``ctrl.report`` (``hpo.report`` when ``ctrl`` is None).
 
-        ``weights`` is None when the trial failed (too large, NaN loss).
+        ``weights`` is None when the trial failed (too large, NaN loss); a pruned trial's
+        result has status ``"pruned"`` and its weights are returned.
         """
         import keras
+
+        from ..keras import PruningCallback
 
         arch = Architecture.from_json(arch)
         self.check_architecture(arch)
@@ -295,6 +311,14 @@ class KerasObjective:
             if self.early_stopping:
                 callbacks.append(keras.callbacks.EarlyStopping(
                     monitor="val_accuracy", patience=self.early_stopping, restore_best_weights=True))
+            pruning = None
+            if self.pruning:
+                # The reported loss is the one this objective returns (1 - val_accuracy), so a
+                # pruned trial's last report ranks with the finished trials' losses. Not
+                # raising lets the weights be kept before the trial ends as pruned.
+                pruning = PruningCallback(monitor="val_accuracy", to_loss=lambda acc: 1.0 - acc,
+                                          ctrl=ctrl, raise_pruned=False)
+                callbacks.append(pruning)
             history = model.fit(self.x_train, self.y_train, batch_size=batch_size, epochs=self.epochs,
                                 validation_data=(self.x_val, self.y_val), callbacks=callbacks,
                                 verbose=self.verbose)
@@ -308,8 +332,13 @@ class KerasObjective:
             val_accuracy = accuracy(model, self.x_val, self.y_val)
         finally:
             keras.backend.clear_session()
+        status, loss = "ok", 1.0 - val_accuracy
+        if pruning is not None and pruning.pruned:
+            # Recorded with the loss of its last report, as every pruned trial is.
+            status, loss = "pruned", pruning.reports[-1][1]
+            base["pruned_at_epoch"] = pruning.pruned_step
         return {
-            "loss": 1.0 - val_accuracy, "status": "ok", "val_accuracy": val_accuracy,
+            "loss": loss, "status": status, "val_accuracy": val_accuracy,
             "accuracy_before_training": before, "epochs": len(losses),
             "learning_rate": learning_rate, "batch_size": batch_size,
             "train_seconds": time.monotonic() - start, **base,
