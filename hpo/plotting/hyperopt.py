@@ -1,4 +1,4 @@
-"""Plots of a search (Hyperopt's ``hyperopt.plotting`` functions), drawn with matplotlib.
+"""Hyperopt's three ``hyperopt.plotting`` functions, drawn with matplotlib.
 
 Each function draws on a new figure and returns it (pass ``do_show=False`` in scripts and
 tests; the default shows the figure as Hyperopt does).
@@ -22,19 +22,8 @@ import math
 
 import numpy as np
 
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # matplotlib is an optional extra
-        raise ImportError("plotting needs matplotlib: pip install 'hpo[plot]'") from e
-    return plt
-
-
-def _ok_losses(trials):
-    """(tids, losses) of the trials that finished with status ok."""
-    h = trials.history
-    return h.tids[h.ok], h.losses[h.ok]
+from .data import ok_losses as _ok_losses
+from .data import pyplot as _pyplot
 
 
 def main_plot_history(trials, do_show=True, title="Loss History"):
