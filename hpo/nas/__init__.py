@@ -24,7 +24,7 @@ A search trains a Keras model per trial (minutes, so not run here):
 ...             algo=nas.morphism_bo.suggest, max_evals=20)  # doctest: +SKIP
 """
 
-from . import morphism_bo, morphisms, pnas, space
+from . import enas, morphism_bo, morphisms, nasnet, oneshot, pnas, space
 from .arch import Architecture, ArchitectureError, small_cnn
 from .cell_space import CellPrior
 from .cells import Cell, CellError
@@ -32,9 +32,11 @@ from .export import export_best, trial_model
 from .keras_build import build_keras
 from .kernel import EditDistanceKernel, edit_distance
 from .objective import WEIGHTS_ATTACHMENT, KerasObjective
+from .oneshot import SharedWeightsObjective
 
 __all__ = [
     "Architecture", "ArchitectureError", "small_cnn", "space", "morphisms", "morphism_bo", "pnas",
     "build_keras", "edit_distance", "EditDistanceKernel", "KerasObjective", "export_best",
     "trial_model", "WEIGHTS_ATTACHMENT", "Cell", "CellPrior", "CellError",
+    "oneshot", "enas", "nasnet", "SharedWeightsObjective",
 ]
