@@ -24,7 +24,7 @@ A search trains a Keras model per trial (minutes, so not run here):
 ...             algo=nas.morphism_bo.suggest, max_evals=20)  # doctest: +SKIP
 """
 
-from . import enas, morphism_bo, morphisms, nasnet, oneshot, pnas, space
+from . import darts, enas, morphism_bo, morphisms, nasnet, oneshot, pnas, space
 from .arch import Architecture, ArchitectureError, small_cnn
 from .cell_space import CellPrior
 from .cells import Cell, CellError
@@ -38,5 +38,5 @@ __all__ = [
     "Architecture", "ArchitectureError", "small_cnn", "space", "morphisms", "morphism_bo", "pnas",
     "build_keras", "edit_distance", "EditDistanceKernel", "KerasObjective", "export_best",
     "trial_model", "WEIGHTS_ATTACHMENT", "Cell", "CellPrior", "CellError",
-    "oneshot", "enas", "nasnet", "SharedWeightsObjective",
+    "oneshot", "enas", "nasnet", "darts", "SharedWeightsObjective",
 ]
