@@ -163,10 +163,11 @@ class DartsNetwork:
         self.predict = tf.function(lambda x: ops.argmax(self._forward(x), axis=-1), input_signature=[x_spec])
 
     def op_weights(self):
-        """The softmax of ``alpha`` as numpy, ``[block, input, op]`` (op ``len(ops)`` is none)."""
-        z = np.asarray(self.alpha.numpy(), dtype=float) + self.mask
+        """The softmax of ``alpha`` as numpy, ``[block, input, op]`` (op ``len(ops)`` is none);
+        zeros for an input the block cannot read (a later block)."""
+        z = np.asarray(self.alpha.numpy(), dtype=float)
         e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return np.where(self.mask < 0, 0.0, e / e.sum(axis=-1, keepdims=True))
 
     def derive(self):
         """The discrete cell: per block the two inputs with the strongest op other than none."""

@@ -9,9 +9,9 @@ from hpo.nas import space
 OPS = ["identity", "conv_3x3", "max_pool_3x3"]
 
 
-def tiny_cells(blocks=2, label="cell"):
+def tiny_cells(blocks=2, label="cell", filters=4):
     """A cell space small enough to trace and train in seconds on 8x8 digits."""
-    return space.cells(label, (8, 8, 1), 10, blocks=blocks, ops=OPS, filters=4)
+    return space.cells(label, (8, 8, 1), 10, blocks=blocks, ops=OPS, filters=filters)
 
 
 def digits():
