@@ -46,10 +46,40 @@ def check_search(trials, n):
     assert all(prior.decode(t["misc"]["vals"]["v"][0]).hash == t["misc"]["nas_hash"] for t in trials)
 
 
-def test_two_workers_on_sqlite_get_distinct_values_and_are_never_left_idle(sqlite_url):
+class OverlappingObjective:
+    """``toy_objective`` whose n-th trial (in starting order) ends only once trial n+1 started.
+
+    Each start claims the next free marker file in ``folder`` (``O_EXCL``, so two workers
+    never take the same number). A trial that returned at once could finish before the driver
+    reads the store again, and the driver would then only ever see idle workers; with this, a
+    trial is always running when the next ones are suggested, whatever the machine's load.
+    """
+
+    def __init__(self, folder, n_trials, deadline=60.0):
+        self.folder, self.n_trials, self.deadline = str(folder), n_trials, deadline
+
+    def _claim(self):
+        n = 0
+        while True:
+            try:
+                os.close(os.open(os.path.join(self.folder, str(n)), os.O_CREAT | os.O_EXCL))
+                return n
+            except FileExistsError:
+                n += 1
+
+    def __call__(self, params):
+        n = self._claim()
+        if n + 1 < self.n_trials:
+            wait_until(lambda: os.path.exists(os.path.join(self.folder, str(n + 1))), self.deadline,
+                       f"trial {n + 1} to start while trial {n} runs")
+        return toy_objective(params)
+
+
+def test_two_workers_on_sqlite_get_distinct_values_and_are_never_left_idle(sqlite_url, tmp_path):
     calls = []
     trials = StoreTrials(sqlite_url, exp_key="pnas")
-    fmin(toy_objective, toy_space(), algo=recording(calls, beam=2), max_evals=40, trials=trials,
+    objective = OverlappingObjective(tmp_path, 40)
+    fmin(objective, toy_space(), algo=recording(calls, beam=2), max_evals=40, trials=trials,
          n_workers=2, rstate=np.random.default_rng(0), show_progressbar=False)
     check_search(trials, 40)
     # Every call while trials were running filled every id it was given: never [] (which
