@@ -23,6 +23,7 @@ point, cancel a queued trial) exist only when the API was made with ``allow_writ
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -33,6 +34,8 @@ from ..importance import param_importances
 from ..plotting import data
 from .source import SourceError, open_source  # noqa: F401  (open_source: see the example)
 from .table import TrialTable, param_value, trial_row, trial_status
+
+logger = logging.getLogger(__name__)
 
 
 class WriteDisabled(SourceError, PermissionError):
@@ -113,6 +116,16 @@ class DashboardAPI:
             answer = plain(compute(self.source.trials(exp_key), exp))
             exp.cache[(panel, args)] = (exp.revision, answer)
             return answer
+
+    def warm_up(self):
+        """Read the first experiment now (a page opened later finds it read); errors are
+        logged, and the page's own requests will report them."""
+        try:
+            keys = self.source.experiments()
+            if keys:
+                self.summary(keys[0])
+        except (SourceError, OSError) as e:
+            logger.warning("dashboard: reading %s failed: %s", self.source.url, e)
 
     # -- panels ------------------------------------------------------------------------------
 

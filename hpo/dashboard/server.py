@@ -36,6 +36,7 @@ import json
 import logging
 import mimetypes
 import os
+import threading
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -203,9 +204,13 @@ class Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, value)
 
 
-def make_server(url, port=8080, host="127.0.0.1", allow_write=False, min_interval=0.5):
+def make_server(url, port=8080, host="127.0.0.1", allow_write=False, min_interval=0.5,
+                warm_up=True):
     """A ``ThreadingHTTPServer`` serving the dashboard of ``url`` (not started: call
-    ``serve_forever()``). ``port=0`` picks a free port (``server.server_port``)."""
+    ``serve_forever()``). ``port=0`` picks a free port (``server.server_port``).
+
+    ``warm_up``: read the first experiment in a background thread right away, so that a page
+    opened a moment later does not wait for the first read of a large store."""
     if not (isinstance(port, int) and 0 <= port <= 65535):
         raise ValueError(f"port must be an int from 0 to 65535, got {port!r}")
     plotly_js = plotly_js_path()
@@ -214,4 +219,7 @@ def make_server(url, port=8080, host="127.0.0.1", allow_write=False, min_interva
     server.daemon_threads = True
     server.api = DashboardAPI(source, min_interval=min_interval, allow_write=allow_write)
     server.plotly_js = plotly_js
+    if warm_up:
+        threading.Thread(target=server.api.warm_up, name="hpo-dashboard-warm-up",
+                         daemon=True).start()
     return server
