@@ -3,20 +3,23 @@ mode: a progressive prior over the table's cells, no training) beside hpo TPE, r
 regularized evolution and Optuna TPE.
 
 The progressive prior: a NAS-Bench-201 cell is 6 edges, each one of 5 ops (none, skip,
-conv 1x1, conv 3x3, avg pool 3x3). A cell's *level* is its number of non-``none`` edges, so
-level 1 holds the 24 one-edge cells, a cell expands by turning one ``none`` edge into one of
-the 4 other ops (exactly like PNAS adds a block), and level 6 (4,096 cells with every edge
-active) is the maximum; every one of the 15,624 cells but the empty one is reachable. The
-features are the 6 x 5 one-hot op codes (``--features onehot``), optionally followed by the
-op counts and whether the output node is reachable from the input through active edges
-(``onehot+``), or followed by the path encoding of White et al. (BANANAS): how many active
-input-to-output paths carry each sequence of ops (``path``). The loss is ``1 - validation accuracy / 100`` of one of the table's seeds,
+conv 1x1, conv 3x3, avg pool 3x3). By default (``levels=base``) level 1 holds the 5 uniform
+cells (every edge the same op), and a cell of level L differs from its uniform *base* cell in
+L - 1 edges; a cell expands by switching one more of its base-op edges to another op (as PNAS
+adds a block), so level 7 holds the cells with no base-op edge left and every one of the 15,625
+cells is reachable from one base. ``levels=active`` is the first decomposition tried: the
+level is the number of non-``none`` edges (24 one-edge cells at level 1, one edge switched on
+per level); it left the predictor too little to learn from at the small levels (see the
+options table). Features (``features=``): the 6 x 5 one-hot op codes (``onehot``), those
+followed by one indicator per pair of edges and pair of ops (``pair``, so a linear model sees
+every two-edge interaction), or followed by the path encoding of White et al. (BANANAS, ``path``).
+The loss is ``1 - validation accuracy / 100`` of one of the table's seeds,
 drawn per evaluation with the run's rng, as for every optimizer here (``tpe_tabular``); a run
 is scored by the seed-mean loss of its best observed cell.
 
 Peer runs (hpo-tpe, random, regularized-evolution, optuna-tpe) are read from the cache of
-``benchmarks/nas201.py`` (``benchmarks/results/runs/nas201/``), whatever code id they hold (the
-report names it); the PNAS runs are cached in ``benchmarks/results/nas201_pnas.runs.jsonl``.
+``benchmarks/nas201.py`` (``benchmarks/results/runs/nas201/``) made with the peers' current code
+(the report names it; missing ones stop the script with the command to run); the PNAS runs are cached in ``benchmarks/results/nas201_pnas.runs.jsonl``.
 The predictor's Spearman correlation is reported twice per level on CIFAR-10: as pnas records
 it (the level's evaluated cells, before the predictor is trained on them) and over the level's
 whole ranked candidate pool (every unevaluated expansion the predictor ranked), scored with the
@@ -54,102 +57,127 @@ N_EDGES, N_OPS = 6, 5
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 # The four input-to-output paths through the cell's nodes, as lists of edges.
 PATHS = (((0, 3),), ((0, 1), (1, 3)), ((0, 2), (2, 3)), ((0, 1), (1, 2), (2, 3)))
+PAIRS = tuple((i, j) for i in range(N_EDGES) for j in range(i + 1, N_EDGES))
+FEATURES = ("onehot", "path", "pair")
+LEVELS = ("base", "active")
 PEERS = ["hpo-tpe", "random", "regularized-evolution", "optuna-tpe"]
 TASKS = ["nas201_cifar10", "nas201_cifar100", "nas201_imagenet"]
 RUN_CACHE = HERE / "results" / "nas201_pnas.runs.jsonl"
-DEFAULT_PNAS = "beam=8,predictor=mlp,features=onehot"
+DEFAULT_PNAS = "beam=24,predictor=ridge,features=pair,l2=1,target=log"
 TUNE_SEEDS_FROM = 100  # tuning runs use seeds 100.., never the reported 0..29
 
 
 # -- the progressive prior ----------------------------------------------------------------------------
 
 
-class Nas201Cell:
-    """A NAS-Bench-201 cell: op indices of the 6 edges (0 = none)."""
+def cell_features(ops, kind):
+    """The predictor's features of a cell (op indices of the 6 edges), ``kind`` one of FEATURES.
 
-    def __init__(self, ops, features="onehot"):
+    ``onehot``: the 6 x 5 one-hot op codes. ``path``: those, then the path encoding of White et
+    al. (BANANAS): how many input-to-output paths carry each sequence of 1, 2 or 3 non-none
+    ops (4 + 16 + 64 counts). ``pair``: the one-hot codes, then one indicator per pair of edges
+    and pair of ops (15 x 25), so a linear model sees every two-edge interaction.
+    """
+    onehot = np.eye(N_OPS)[list(ops)].ravel()
+    if kind == "onehot":
+        return onehot
+    if kind == "pair":
+        pairs = np.zeros(len(PAIRS) * N_OPS * N_OPS)
+        for k, (i, j) in enumerate(PAIRS):
+            pairs[k * N_OPS * N_OPS + ops[i] * N_OPS + ops[j]] = 1.0
+        return np.concatenate([onehot, pairs])
+    paths = np.zeros(4 + 16 + 64)
+    offsets = {1: 0, 2: 4, 3: 20}
+    for path in PATHS:
+        path_ops = [ops[EDGES.index(edge)] for edge in path]
+        if all(path_ops):
+            code = 0
+            for op in path_ops:
+                code = code * 4 + (op - 1)
+            paths[offsets[len(path_ops)] + code] += 1
+    return np.concatenate([onehot, paths])
+
+
+class Nas201Cell:
+    """A NAS-Bench-201 cell (op indices of the 6 edges, 0 = none) in one of two decompositions.
+
+    ``levels="base"``: the cell descends from the uniform cell of op ``base``; its level is 1 +
+    the number of edges whose op differs from ``base``, and a child changes one more edge away
+    from it. ``levels="active"``: the level is the number of non-none edges and a child turns
+    one none edge into another op (``base`` is None).
+    """
+
+    def __init__(self, ops, base, features):
         self.ops = tuple(int(o) for o in ops)
+        self.base = None if base is None else int(base)
         self.feature_kind = features
 
     @property
     def level(self):
-        return sum(o != 0 for o in self.ops)
+        skipped = 0 if self.base is None else self.base
+        return sum(o != skipped for o in self.ops) + (self.base is not None)
 
     @property
     def hash(self):
-        return "".join(map(str, self.ops))
+        return "".join(map(str, self.ops))  # the cell: one cell is one value, whatever its base
 
     def to_json(self):
-        return list(self.ops)
+        return list(self.ops) if self.base is None else [*self.ops, self.base]
 
     def expand(self):
-        return [Nas201Cell(self.ops[:e] + (op,) + self.ops[e + 1:], self.feature_kind)
-                for e in range(N_EDGES) if self.ops[e] == 0 for op in range(1, N_OPS)]
-
-    def connected(self):
-        reach = {0}
-        for a, b in EDGES:  # edges are in topological order
-            if a in reach and self.ops[EDGES.index((a, b))] != 0:
-                reach.add(b)
-        return 3 in reach
+        stay = 0 if self.base is None else self.base
+        return [Nas201Cell(self.ops[:e] + (op,) + self.ops[e + 1:], self.base, self.feature_kind)
+                for e in range(N_EDGES) if self.ops[e] == stay for op in range(N_OPS) if op != stay]
 
     def features(self):
-        onehot = np.eye(N_OPS)[list(self.ops)].ravel()
-        if self.feature_kind == "onehot":
-            return onehot
-        if self.feature_kind == "path":
-            return np.concatenate([onehot, self.path_counts()])
-        counts = np.bincount(self.ops, minlength=N_OPS).astype(float)
-        return np.concatenate([onehot, counts, [float(self.connected())]])
-
-    def path_counts(self):
-        """How many active input-to-output paths carry each sequence of ops (the path encoding
-        of White et al., BANANAS): 4 + 16 + 64 sequences of 1, 2 and 3 non-none ops."""
-        out = np.zeros(4 + 16 + 64)
-        offsets = {1: 0, 2: 4, 3: 20}
-        for path in PATHS:
-            ops = [self.ops[EDGES.index(edge)] for edge in path]
-            if all(ops):
-                code = 0
-                for op in ops:
-                    code = code * 4 + (op - 1)
-                out[offsets[len(ops)] + code] += 1
-        return out
+        return cell_features(self.ops, self.feature_kind)
 
 
 class Nas201Prior:
     """The progressive prior over NAS-Bench-201 cells (see the module docstring)."""
 
-    def __init__(self, features="onehot"):
-        if features not in ("onehot", "onehot+", "path"):
-            raise ValueError(f"features must be 'onehot', 'onehot+' or 'path', got {features!r}")
-        self.features = features
+    def __init__(self, features="onehot", levels="base"):
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+        if levels not in LEVELS:
+            raise ValueError(f"levels must be one of {LEVELS}, got {levels!r}")
+        self.features, self.levels = features, levels
 
     def initial_values(self):
-        return [Nas201Cell(tuple(op if i == e else 0 for i in range(N_EDGES)), self.features)
+        if self.levels == "base":
+            return [Nas201Cell((op,) * N_EDGES, op, self.features) for op in range(N_OPS)]
+        return [Nas201Cell(tuple(op if i == e else 0 for i in range(N_EDGES)), None, self.features)
                 for e in range(N_EDGES) for op in range(1, N_OPS)]
 
     def sample(self, rng):
-        ops = rng.integers(N_OPS, size=N_EDGES)
-        if not ops.any():
-            ops[rng.integers(N_EDGES)] = 1 + rng.integers(N_OPS - 1)
-        return [int(o) for o in ops]
+        ops = [int(o) for o in rng.integers(N_OPS, size=N_EDGES)]
+        if self.levels == "base":
+            return [*ops, int(rng.integers(N_OPS))]
+        if not any(ops):
+            ops[int(rng.integers(N_EDGES))] = 1 + int(rng.integers(N_OPS - 1))
+        return ops
 
     def validate(self, value):
-        if not (isinstance(value, list) and len(value) == N_EDGES and all(
-                isinstance(o, int) and 0 <= o < N_OPS for o in value) and any(value)):
-            raise ValueError(f"a NAS-Bench-201 cell is 6 op indices in 0..4, not all 0; got {value!r}")
+        size = N_EDGES + (self.levels == "base")
+        if not (isinstance(value, list) and len(value) == size
+                and all(isinstance(o, int) and 0 <= o < N_OPS for o in value)
+                and (self.levels == "base" or any(value))):
+            raise ValueError(f"a NAS-Bench-201 cell of levels={self.levels!r} is {size} op indices "
+                             f"in 0..4{'' if self.levels == 'base' else ', not all 0'}; got {value!r}")
 
     def decode(self, value):
         self.validate(list(value))
-        return Nas201Cell(value, self.features)
+        if self.levels == "base":
+            return Nas201Cell(value[:N_EDGES], value[N_EDGES], self.features)
+        return Nas201Cell(value, None, self.features)
 
 
 # -- one PNAS run ------------------------------------------------------------------------------------------
 
 
 def parse_options(spec):
-    """``"beam=8,predictor=mlp"`` -> options of pnas.suggest, plus ``features`` for the prior."""
+    """``"beam=8,predictor=ridge,levels=base"`` -> ``((features, levels), options of pnas.suggest)``:
+    ``features`` and ``levels`` configure the prior, everything else is pnas's."""
     options = {}
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
@@ -161,7 +189,8 @@ def parse_options(spec):
                 continue
         options[key] = None if value == "None" else value
     features = options.pop("features", "onehot")
-    return features, options
+    levels = options.pop("levels", "base")
+    return (features, levels), options
 
 
 def code_id():
@@ -173,7 +202,7 @@ def code_id():
     root = HERE.parent / "hpo" / "nas"
     for path in [root / "pnas.py", root / "predictor.py", root / "progressive.py"]:
         digest.update(path.name.encode() + path.read_bytes())
-    for obj in (Nas201Cell, Nas201Prior, parse_options, run_pnas, _pool_spearman):
+    for obj in (cell_features, Nas201Cell, Nas201Prior, parse_options, run_pnas, _pool_spearman):
         digest.update(inspect.getsource(obj).encode())
     return "pnas " + digest.hexdigest()[:12]
 
@@ -185,7 +214,7 @@ def run_pnas(task_name, spec, seed, n_evals):
     from tabular_tasks import TASKS as ALL_TASKS
 
     task = ALL_TASKS[task_name]
-    features, options = parse_options(spec)
+    prior_options, options = parse_options(spec)
     recorder = tpe_tabular.TabularRecorder(task, seed)
     pools = []  # per level: Spearman of the predictor over the whole ranked candidate pool
     key = pnas.STATE_PREFIX + "cell"
@@ -204,7 +233,7 @@ def run_pnas(task_name, spec, seed, n_evals):
 
     start = time.perf_counter()
     trials = Trials()
-    fmin(objective, {"cell": custom("cell", Nas201Prior(features))}, algo=suggest, max_evals=n_evals,
+    fmin(objective, {"cell": custom("cell", Nas201Prior(*prior_options))}, algo=suggest, max_evals=n_evals,
          trials=trials, rstate=np.random.default_rng(seed), show_progressbar=False)
     wall = time.perf_counter() - start
     own = json.loads(trials.attachments[pnas.spearman_key("cell")].decode())
@@ -248,45 +277,49 @@ def prune_runs():
         RUN_CACHE.write_text("".join(line + "\n" for line in lines))
 
 
-def pnas_records(tasks, spec, seeds, n_evals):
+def _run_job(job):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # beam larger than the 5 initial values: clamped, known
+        return run_pnas(*job)
+
+
+def pnas_records(tasks, spec, seeds, n_evals, jobs=1):
+    """The PNAS runs of ``spec`` (cached, or run now with ``jobs`` processes)."""
     runs, code = load_runs(), code_id()
-    out = {}
-    for task in tasks:
-        for seed in seeds:
-            key = (task, "hpo-pnas:" + spec, seed, n_evals, code)
-            if key not in runs:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    runs[key] = run_pnas(task, spec, seed, n_evals)
-                with open(RUN_CACHE, "a") as f:
-                    f.write(json.dumps(runs[key]) + "\n")
-                print(f"{task} seed {seed}: {runs[key]['wall_s']:.1f} s", flush=True)
-            out[(task, "hpo-pnas", seed)] = runs[key]
-    return out
+    todo = [(t, spec, s, n_evals) for t in tasks for s in seeds
+            if (t, "hpo-pnas:" + spec, s, n_evals, code) not in runs]
+    if todo:
+        import multiprocessing
+
+        start = time.perf_counter()
+        with multiprocessing.Pool(jobs) as pool, open(RUN_CACHE, "a") as cache:
+            for i, record in enumerate(pool.imap_unordered(_run_job, todo), start=1):
+                cache.write(json.dumps(record) + "\n")
+                cache.flush()
+                runs[(record["task"], record["optimizer"], record["seed"], n_evals, code)] = record
+                if i % 10 == 0 or i == len(todo):
+                    print(f"{spec}: {i}/{len(todo)} runs, {time.perf_counter() - start:.0f} s", flush=True)
+    return {(t, "hpo-pnas", s): runs[(t, "hpo-pnas:" + spec, s, n_evals, code)] for t in tasks for s in seeds}
 
 
 def peer_records(tasks, seeds, n_evals):
-    """Cached peer runs of benchmarks/nas201.py: per optimizer, the newest code id that holds
-    every (task, seed), so that no optimizer mixes runs of different code."""
-    by_code, order = {}, {}
+    """Cached peer runs of benchmarks/nas201.py made with the peers' current code
+    (``tpe_tabular.code_id``); exits naming the command to run when some are missing."""
+    codes = {opt: tpe_tabular.code_id(opt) for opt in PEERS}
+    out = {}
     for task in tasks:
         path = tpe_tabular.cache_path(task)
         for line in path.read_text().splitlines() if path.exists() else []:
             r = json.loads(line)
             if r["optimizer"] in PEERS and r["seed"] in seeds and r["evals"] == n_evals \
-                    and r["task_version"] == tpe_tabular.TASK_VERSION:
-                key = (r["optimizer"], r["code"])
-                by_code.setdefault(key, {})[(task, r["optimizer"], r["seed"])] = r
-                order[key] = len(order)  # the last line read is the newest
-    out, codes = {}, {}
-    for opt in PEERS:
-        full = [k for k in by_code if k[0] == opt and len(by_code[k]) == len(tasks) * len(seeds)]
-        if not full:
-            raise SystemExit(f"the cache holds no complete set of {opt} runs ({len(tasks)} tasks x "
-                             f"{len(seeds)} seeds); run python benchmarks/nas201.py --seeds {len(seeds)} first")
-        newest = max(full, key=order.get)
-        out.update(by_code[newest])
-        codes[opt] = newest[1]
+                    and r["task_version"] == tpe_tabular.TASK_VERSION and r["code"] == codes[r["optimizer"]]:
+                out[(task, r["optimizer"], r["seed"])] = r
+    missing = {opt: sum((t, opt, s) not in out for t in tasks for s in seeds) for opt in PEERS}
+    missing = {opt: n for opt, n in missing.items() if n}
+    if missing:
+        raise SystemExit("missing peer runs for the current code: " + ", ".join(
+            f"{opt} ({codes[opt]}): {n} of {len(tasks) * len(seeds)}" for opt, n in missing.items())
+            + f"; run python benchmarks/nas201.py --seeds {len(seeds)} --no-write first")
     return out, codes
 
 
@@ -363,37 +396,55 @@ def render_spearman(rows, task):
 # -- tuning and main ---------------------------------------------------------------------------------------
 
 TUNE_SPECS = [
-    "beam=8,predictor=ridge,features=path",
+    "levels=active,beam=8,predictor=ridge,features=path,k1=12",  # the first decomposition
+    "levels=active,beam=24,predictor=ridge,features=onehot",
     "beam=8,predictor=ridge,features=onehot",
-    "beam=8,predictor=ridge,features=onehot+",
-    "beam=4,predictor=ridge,features=path",
-    "beam=16,predictor=ridge,features=path",
-    "beam=8,predictor=ridge,features=path,k1=12",
-    "beam=8,predictor=ridge,features=path,beta=1.0",
-    "beam=8,predictor=ridge,features=path,l2=0.1",
-    "beam=8,predictor=mlp,features=path",
-    "beam=8,predictor=mlp,features=onehot",
-    "beam=8,predictor=ridge,features=path,round_parents=all",
-    "beam=8,predictor=ridge,features=path,round_parents=32",
-    "beam=8,predictor=mlp,features=path,round_parents=all",
+    "beam=16,predictor=ridge,features=onehot",
+    "beam=24,predictor=ridge,features=onehot",
+    "beam=32,predictor=ridge,features=onehot",
+    "beam=24,predictor=ridge,features=path",
+    "beam=24,predictor=ridge,features=pair",
+    "beam=24,predictor=mlp,features=onehot",
 ]
 
 
 def tuning_rows(n_evals):
-    """Mean accuracy regret at 100 and n_evals of every option set cached on the tuning seeds."""
+    """Per option set cached on the tuning seeds (all of TASKS): mean normalized regret at 100
+    and ``n_evals`` evaluations, and the lowest per-level mean Spearman of the candidate pool
+    on CIFAR-10 (first pass through the levels)."""
     from tabular_tasks import TASKS as ALL_TASKS
 
     code, by_spec = code_id(), {}
     for (task, opt, seed, evals, c), r in load_runs().items():
-        if c == code and evals == n_evals and seed >= TUNE_SEEDS_FROM and task == "nas201_cifar10":
-            by_spec.setdefault(opt.partition(":")[2], []).append(r)
-    f_star = ALL_TASKS["nas201_cifar10"].f_star
+        if c == code and evals == n_evals and seed >= TUNE_SEEDS_FROM:
+            by_spec.setdefault(opt.partition(":")[2], {}).setdefault(task, {})[seed] = r
     rows = []
-    for spec, runs in by_spec.items():
-        at = np.array([tpe_tabular.trace_at(r, [100, n_evals]) for r in runs]) - f_star
-        rows.append({"spec": spec, "seeds": len(runs), "regret_100": float(100 * at[:, 0].mean()),
-                     f"regret_{n_evals}": float(100 * at[:, 1].mean())})
-    return sorted(rows, key=lambda r: r[f"regret_{n_evals}"])
+    for spec, by_task in by_spec.items():
+        seeds = sorted(set.intersection(*(set(v) for v in by_task.values())))
+        if set(by_task) != set(TASKS) or not seeds:
+            continue
+        regret = np.mean([[ALL_TASKS[t].normalized_regret(tpe_tabular.trace_at(by_task[t][s], [100, n_evals]))
+                           for s in seeds] for t in TASKS], axis=(0, 1))
+        levels = {}
+        for s in seeds:
+            for e in by_task["nas201_cifar10"][s]["pool_spearman"]:
+                if e["round"] == 0 and not math.isnan(e["spearman"]):
+                    levels.setdefault(e["level"], []).append(e["spearman"])
+        worst = min(((np.mean(v), lv) for lv, v in levels.items()), default=(math.nan, None))
+        rows.append({"spec": spec, "seeds": len(seeds), "regret_100": float(regret[0]),
+                     f"regret_{n_evals}": float(regret[1]), "worst_pool_rho": float(worst[0]),
+                     "worst_level": worst[1]})
+    return sorted(rows, key=lambda r: r["regret_100"] + r[f"regret_{n_evals}"])
+
+
+def render_tuning(rows, n_evals):
+    lines = [f"**Options tried** on tuning seeds {TUNE_SEEDS_FROM}.. (not the reported seeds), all three "
+             f"tasks: normalized regret at 100 / {n_evals} evaluations (mean over tasks and seeds), and "
+             "the lowest per-level mean Spearman of the ranked candidate pool on CIFAR-10 (first pass):\n",
+             f"| options | seeds | regret @100 | regret @{n_evals} | lowest pool ρ (level) |", "|---|---|---|---|---|"]
+    lines += [f"| `{r['spec']}` | {r['seeds']} | {r['regret_100']:.3f} | {r[f'regret_{n_evals}']:.3f} | "
+              f"{r['worst_pool_rho']:.2f} ({r['worst_level']}) |" for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -401,24 +452,25 @@ def main(argv=None):
     parser.add_argument("--pnas", default=DEFAULT_PNAS, help="pnas options, key=value,... (features= for the prior)")
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--evals", type=int, default=200)
-    parser.add_argument("--tune", action="store_true",
-                        help=f"run the option sets of TUNE_SPECS on CIFAR-10, seeds {TUNE_SEEDS_FROM}..")
+    parser.add_argument("--tune", nargs="*", metavar="OPTIONS",
+                        help=f"run option sets (default: TUNE_SPECS) on every task, seeds {TUNE_SEEDS_FROM}..")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the missing runs")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.evals < 100:
-        parser.error(f"--seeds must be >= 1 and --evals >= 100, got {args.seeds} and {args.evals}")
+    if args.seeds < 1 or args.evals < 100 or args.jobs < 1:
+        parser.error(f"--seeds and --jobs must be >= 1 and --evals >= 100, got {args.seeds}, {args.jobs} "
+                     f"and {args.evals}")
     prune_runs()
-    if args.tune:
+    if args.tune is not None:
         seeds = list(range(TUNE_SEEDS_FROM, TUNE_SEEDS_FROM + args.seeds))
-        for spec in TUNE_SPECS:
-            pnas_records(["nas201_cifar10"], spec, seeds, args.evals)
-        for row in tuning_rows(args.evals):
-            print(row)
+        for spec in args.tune or TUNE_SPECS:
+            pnas_records(TASKS, spec, seeds, args.evals, args.jobs)
+        print(render_tuning(tuning_rows(args.evals), args.evals))
         return
 
     seeds = list(range(args.seeds))
     records, peer_codes = peer_records(TASKS, seeds, args.evals)
-    records.update(pnas_records(TASKS, args.pnas, seeds, args.evals))
+    records.update(pnas_records(TASKS, args.pnas, seeds, args.evals, args.jobs))
     optimizers = ["hpo-pnas", *PEERS]
     summary = tpe_tabular.summarize(records, TASKS, optimizers, seeds, args.evals)
     checkpoints = [100, args.evals]
@@ -428,19 +480,16 @@ def main(argv=None):
     md = [f"{args.evals} evaluations per run, seeds 0..{seeds[-1]}, 3 tasks. hpo-pnas options: "
           f"`{args.pnas}` ({code_id()}); peers from the cache of benchmarks/nas201.py, code: "
           + "; ".join(f"{o}: {c}" for o, c in peer_codes.items()) + ". "
-          "Level = number of non-none edges (24 one-edge cells at level 1, one edge switched on per "
-          f"level, 6 levels); features `{parse_options(args.pnas)[0]}` (see the script's docstring). "
+          f"Prior (features, levels) `{parse_options(args.pnas)[0]}`: with levels `base`, level 1 "
+          "holds the 5 uniform cells and a child switches one more edge away from its base op "
+          "(7 levels; see the script's docstring). "
           "The optimizer sees one seed's accuracy per evaluation; a run is scored by the seed-mean "
           "accuracy of its best observed cell.\n",
           render_accuracy(acc, TASKS, optimizers), "",
           tpe_tabular.render(summary, TASKS, optimizers, args.evals, "(of 15,625 cells) "), "",
           render_spearman(spear, "nas201_cifar10"), ""]
     if tune:
-        md += [f"**Options tried** on CIFAR-10, tuning seeds {TUNE_SEEDS_FROM}.. (not the reported seeds): "
-               f"accuracy regret at 100 / {args.evals} evaluations, mean over seeds:\n",
-               "| options | seeds | regret @100 | regret @" + str(args.evals) + " |", "|---|---|---|---|"]
-        md += [f"| `{r['spec']}` | {r['seeds']} | {r['regret_100']:.2f} | {r[f'regret_{args.evals}']:.2f} |"
-               for r in tune]
+        md.append(render_tuning(tune, args.evals))
     text = "\n".join(md)
     print(text)
     if args.no_write:

@@ -75,7 +75,7 @@ from .progressive import TrialView, find_progressive_param, training_set
 logger = logging.getLogger(__name__)
 
 STATE_PREFIX = "hpo.nas.pnas::"
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def spearman_key(label):
@@ -92,7 +92,7 @@ def _other_params_suggest():
     return tpe.suggest
 
 
-def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents):
+def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents, target):
     if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
         raise ValueError(f"beam must be an int >= 1, got {beam!r}")
     if k1 is not None and (isinstance(k1, bool) or not isinstance(k1, (int, np.integer)) or k1 < 1):
@@ -103,8 +103,8 @@ def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_pare
             round_parents, (int, np.integer)) or round_parents < 1):
         raise ValueError(f"round_parents must be None, 'all' or an int >= 1, got {round_parents!r}")
     # The constructor validates the predictor's options and names the bad one.
-    Predictor(n_models=n_models, kind=predictor, hidden=hidden, epochs=epochs, l2=l2)
-    return {"beam": int(beam), "k1": None if k1 is None else int(k1), "beta": float(beta),
+    Predictor(n_models=n_models, kind=predictor, hidden=hidden, epochs=epochs, l2=l2, target=target)
+    return {"target": target, "beam": int(beam), "k1": None if k1 is None else int(k1), "beta": float(beta),
             "n_models": int(n_models), "predictor": predictor, "hidden": int(hidden),
             "epochs": int(epochs), "l2": float(l2),
             "round_parents": round_parents if round_parents in (None, "all") else int(round_parents)}
@@ -272,7 +272,8 @@ def _advance(state, view, options, seed, label, trials):
         X, y, groups = training_set([v for _, v, _ in ok], [loss for _, _, loss in ok])
         state.predictor = Predictor(n_models=options["n_models"], kind=options["predictor"],
                                     hidden=options["hidden"], epochs=options["epochs"],
-                                    l2=options["l2"], seed=seed).fit(X, y, groups)
+                                    l2=options["l2"], target=options["target"],
+                                    seed=seed).fit(X, y, groups)
     state.trained = sorted(tid for tid, _, _ in ok)
     some = next((v for v in view.values.values() if v.level == state.level), None)
     grows = some is not None and bool(some.expand())
@@ -325,12 +326,12 @@ def _overflow(state, view, options, chosen):
 
 
 def suggest(new_ids, domain, trials, seed, beam=8, k1=None, beta=0.0, n_models=5, predictor="mlp",
-            hidden=32, epochs=400, l2=1e-3, round_parents=None, label=None):
+            hidden=32, epochs=400, l2=1e-3, round_parents=None, target="loss", label=None):
     """Propose up to ``len(new_ids)`` distinct values of the progressive parameter.
 
     See the module docstring for the method, the options and what the documents record.
     """
-    options = _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents)
+    options = _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents, target)
     spec = find_progressive_param(domain.compiled, label)
     if len(new_ids) == 0:
         return []

@@ -4,7 +4,11 @@
 share of the evaluated values (a K-fold split by value, as POPNAS does), and predicts the
 ensemble's mean and standard deviation. The regressor is a one-hidden-layer numpy MLP
 (``kind="mlp"``, full-batch Adam on standardized inputs and targets) or ridge regression
-(``kind="ridge"``, closed form). Rows of the same value (a value and its equivalent forms,
+(``kind="ridge"``, closed form). With ``target="log"`` the members fit
+``log(loss - min + offset)`` instead of the loss: losses of searches are skewed (a few broken
+values far worse than the rest), and on the raw loss a regressor spends itself on those few
+instead of ordering the good ones; predictions are mapped back to losses, so ``predict`` always
+speaks in the units of ``y``. Rows of the same value (a value and its equivalent forms,
 see ``groups``) always fall in the same fold, so augmentation never leaks a held-out value
 into a member's training set.
 
@@ -31,8 +35,12 @@ import json
 import numpy as np
 
 KINDS = ("mlp", "ridge")
+TARGETS = ("loss", "log")
 _FORMAT = "hpo.nas.predictor"
-_VERSION = 1
+_VERSION = 2
+# target="log" fits log(y - min(y) + LOG_OFFSET * (median(y) - min(y))): the offset keeps the
+# best value finite and sets how much the transform stretches differences near the best.
+LOG_OFFSET = 0.1
 
 
 def _one_blas_thread():
@@ -68,16 +76,21 @@ class Predictor:
     Parameters: ``n_models`` (5) ensemble members; ``kind`` ``"mlp"`` or ``"ridge"``;
     ``hidden`` (32) units of the MLP's hidden layer; ``epochs`` (400) full-batch Adam steps;
     ``learning_rate`` (0.01); ``l2`` (1e-3) weight decay of the MLP and penalty of ridge
-    regression, in standardized units; ``seed`` (0) for folds and initial weights.
+    regression, in standardized units; ``target`` ``"loss"`` (fit the loss) or ``"log"`` (fit
+    its shifted log, see the module docstring); ``seed`` (0) for folds and initial weights.
 
     >>> Predictor(kind="tree")
     Traceback (most recent call last):
     ...
     ValueError: kind must be one of ('mlp', 'ridge'), got 'tree'
+    >>> y = np.array([0.1, 0.12, 0.2, 0.9]); X = np.eye(4)
+    >>> mean, _ = Predictor(kind="ridge", target="log", n_models=1, l2=1e-6).fit(X, y).predict(X)
+    >>> bool(np.allclose(mean, y, atol=1e-3))
+    True
     """
 
     def __init__(self, n_models=5, kind="mlp", hidden=32, epochs=400, learning_rate=0.01, l2=1e-3,
-                 seed=0):
+                 seed=0, target="loss"):
         self.n_models = _check_int("n_models", n_models, 1)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -86,7 +99,11 @@ class Predictor:
         self.epochs = _check_int("epochs", epochs, 1)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.l2 = _check_positive("l2", l2, allow_zero=True)
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        self.target = target
         self.seed = int(seed)
+        self.shift = 0.0  # target="log": the fitted values are log(y - shift)
         self.members = []  # one dict of arrays per member
         self.x_mean = self.x_scale = None
         self.y_mean, self.y_scale = 0.0, 1.0
@@ -96,7 +113,7 @@ class Predictor:
     def options(self):
         return {"n_models": self.n_models, "kind": self.kind, "hidden": self.hidden,
                 "epochs": self.epochs, "learning_rate": self.learning_rate, "l2": self.l2,
-                "seed": self.seed}
+                "seed": self.seed, "target": self.target}
 
     @property
     def fitted(self):
@@ -121,6 +138,7 @@ class Predictor:
         if groups.shape != y.shape:
             raise ValueError(f"groups must have shape {y.shape}, got {groups.shape}")
         rng = np.random.default_rng(self.seed)
+        y = self._transform(y)
         self.x_mean = X.mean(axis=0)
         self.x_scale = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0)
         self.y_mean = float(y.mean())
@@ -137,6 +155,19 @@ class Predictor:
             with _one_blas_thread():
                 self.members = self._fit_mlps(Xs, ys, masks.astype(float), rng)
         return self
+
+    def _transform(self, y):
+        """The fitted target: ``y``, or ``log(y - shift)`` with ``shift`` set from ``y``."""
+        if self.target == "loss":
+            return y
+        low = float(y.min())
+        spread = float(np.median(y)) - low
+        # A tiny floor so that a sample of equal losses still has a finite log.
+        self.shift = low - max(LOG_OFFSET * spread, 1e-9 * max(abs(low), 1.0))
+        return np.log(y - self.shift)
+
+    def _untransform(self, z):
+        return z if self.target == "loss" else np.exp(z) + self.shift
 
     def _scale_x(self, X):
         return (X - self.x_mean) / self.x_scale
@@ -196,7 +227,7 @@ class Predictor:
             raise ValueError(f"predict needs X of shape (n, {len(self.x_mean)}), got {X.shape}")
         Xs = self._scale_x(X)
         preds = np.stack([self._predict_member(m, Xs) for m in self.members])
-        preds = preds * self.y_scale + self.y_mean
+        preds = self._untransform(preds * self.y_scale + self.y_mean)
         return preds.mean(axis=0), preds.std(axis=0)
 
     # -- bytes ------------------------------------------------------------------------------
@@ -204,7 +235,7 @@ class Predictor:
     def to_bytes(self):
         """The fitted predictor as ``numpy.savez`` bytes (loads without pickle)."""
         meta = {"format": _FORMAT, "version": _VERSION, "options": self.options(),
-                "y_mean": self.y_mean, "y_scale": self.y_scale,
+                "y_mean": self.y_mean, "y_scale": self.y_scale, "shift": self.shift,
                 "members": [sorted(m) for m in self.members]}
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
         if self.fitted:
@@ -224,7 +255,7 @@ class Predictor:
                 raise ValueError(f"not a predictor of format {_FORMAT} version {_VERSION}: "
                                  f"{meta.get('format')!r} {meta.get('version')!r}")
             p = cls(**meta["options"])
-            p.y_mean, p.y_scale = meta["y_mean"], meta["y_scale"]
+            p.y_mean, p.y_scale, p.shift = meta["y_mean"], meta["y_scale"], meta["shift"]
             if meta["members"]:
                 p.x_mean, p.x_scale = npz["x_mean"], npz["x_scale"]
             p.members = [{k: npz[f"m{i}_{k}"] for k in keys} for i, keys in enumerate(meta["members"])]
