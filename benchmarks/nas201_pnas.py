@@ -50,7 +50,7 @@ from scipy.stats import rankdata, spearmanr
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-import tpe_tabular  # noqa: E402
+import tpe_tabular
 
 N_EDGES, N_OPS = 6, 5
 # Edges in NAS-Bench-201's order: (1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2).
@@ -208,10 +208,11 @@ def code_id():
 
 
 def run_pnas(task_name, spec, seed, n_evals):
+    from tabular_tasks import TASKS as ALL_TASKS
+
     from hpo import Trials, fmin
     from hpo.nas import pnas
     from hpo.spaces import custom
-    from tabular_tasks import TASKS as ALL_TASKS
 
     task = ALL_TASKS[task_name]
     prior_options, options = parse_options(spec)

@@ -13,12 +13,18 @@ import textwrap
 import numpy as np
 import pytest
 from pnas_support import MultisetPrior, toy_objective, toy_space
+from worker_support import (
+    python_path,
+    start_worker,
+    stop_processes,
+    wait_until,
+    worker_env,
+)
 
 from hpo import JOB_STATE_DONE, fmin
 from hpo.nas import pnas
 from hpo.stores import StoreTrials
 from hpo.trials_file import load_trials
-from worker_support import python_path, start_worker, stop_processes, wait_until, worker_env
 
 pytestmark = pytest.mark.timeout(180)
 
