@@ -111,7 +111,9 @@ async function drawIntermediate() {
   draw("intermediate", data.trials.map((t) => ({
     x: t.steps, y: t.losses, mode: "lines+markers", name: `trial ${t.tid}`,
     line: { width: 1, dash: t.status === "pruned" ? "dot" : "solid" }, marker: { size: 3 },
-  })), { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "reported loss" } } });
+  })), { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "reported loss" } },
+          annotations: data.trials.length ? [] : [{ text: "no trial reported intermediate losses " +
+            "(hpo.report)", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] });
 }
 
 // Parallel coordinates as ordinary SVG lines (plotly's parcoords needs WebGL): each axis is
