@@ -9,8 +9,8 @@ of a training run. The search strategies are ordinary ``algo=`` plugins: ``rando
 :func:`finalize` retrains the best children from scratch and exports the best.
 
 >>> from hpo.nas import oneshot
->>> sorted(n for n in oneshot.__all__ if not n[0].isupper())
-['SUPERNET_PREFIX', 'finalize', 'random']
+>>> sorted(n for n in oneshot.__all__ if n.islower())
+['finalize', 'random']
 """
 
 from . import random

@@ -28,8 +28,10 @@ backend-independent gradient call); everything else is Keras 3 (``keras.ops``, l
 >>> from hpo.nas.oneshot import Supernet
 >>> net = Supernet(space.cells("cell", (8, 8, 1), 10, blocks=2, ops=["identity", "conv_3x3"], filters=4))
 >>> cell = net.prior.decode([(-1, "conv_3x3", -2, "identity"), (0, "identity", -1, "conv_3x3")])
->>> net.path(cell).tolist()
-[[[0, 1], [1, 0]], [[0, 1], [2, 0]]]
+>>> cell.blocks  # canonical: the pair reading -2 comes first
+((-2, 'identity', -1, 'conv_3x3'), (-1, 'conv_3x3', 0, 'identity'))
+>>> net.path(cell).tolist()  # [block][slot] = (input: 0 is -1, 1 is -2, 2 is block 0; op index)
+[[[1, 0], [0, 1]], [[0, 1], [2, 0]]]
 """
 
 from __future__ import annotations
