@@ -128,3 +128,26 @@ def test_the_hpo_command_runs_ls(store_url):
     out = subprocess.run([sys.executable, "-m", "hpo.cli", "ls", store_url], capture_output=True,
                          text=True, timeout=60, check=True).stdout
     assert out.splitlines()[1].split()[0] == "exp1"
+
+
+@pytest.mark.slow
+def test_best_model_exports_the_best_nas_network(tmp_path, capsys):
+    """A real NAS search (one epoch on a few digits) recorded in a trials_save_file."""
+    keras = pytest.importorskip("keras")
+    from sklearn.datasets import load_digits
+
+    from hpo import nas
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).reshape(-1, 8, 8, 1).astype("float32")[:240]
+    y = y[:240]
+    space = {"arch": nas.space.cnn("arch", input_shape=(8, 8, 1), num_classes=10)}
+    journal = str(tmp_path / "nas.jsonl")
+    fmin(nas.KerasObjective(x[:160], y[:160], x[160:], y[160:], epochs=1, batch_size=32), space,
+         algo=rand.suggest, max_evals=2, trials_save_file=journal, show_progressbar=False,
+         rstate=np.random.default_rng(0))
+    target = tmp_path / "best.keras"
+    assert main(["best-model", journal, str(target)]) == 0
+    model = keras.models.load_model(target)
+    assert model.output_shape == (None, 10)
+    assert "saved to" in capsys.readouterr().out

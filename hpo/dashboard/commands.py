@@ -15,7 +15,7 @@ exit with status 1.
 >>> _ = fmin(lambda x: x ** 2, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=3,
 ...          trials_save_file=path, show_progressbar=False)
 >>> from hpo.cli import main
->>> main(["ls", path])  # doctest: +ELLIPSIS
+>>> main(["ls", path])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
 exp_key       new  running  done  error  cancelled  best_loss  best_tid
 (no exp_key)    0        0     3      0          0  ...
 0

@@ -28,10 +28,12 @@ hpo.dashboard.source.SourceError: 'search.jsonl.missing' ... no such file; give 
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 
 from ..base import JOB_FINISHED_STATES, Trials
+from ..codec import decode_value
 from ..exceptions import HpoError
 from ..stores import StoreError, open_store, parse_store_url
 from ..stores.base import loads
@@ -168,7 +170,8 @@ class JournalSource(Source):
 
     The journal is appended to during a search and rewritten (compacted, a new file) when a
     search opens or closes it; an update reads only the appended bytes, or the whole file
-    when it was replaced.
+    when it was replaced. Attachments recorded in the journal (a NAS trial's weights) are
+    read too.
     """
 
     def __init__(self, path):
@@ -215,10 +218,16 @@ class JournalSource(Source):
             lines = lines[1:]  # the header
         self._offset += end
         changed = []
+        attachments = self._trials.attachments
         for line in lines:
             record = loads(line)
             if "doc" in record:
                 changed.append(self._apply(record["doc"]))
+            elif record.get("value") is None:
+                attachments.pop(record["attachment"], None)  # a deletion
+            else:
+                # Model weights of NAS trials (``hpo best-model``); the codec never runs code.
+                attachments[record["attachment"]] = decode_value(base64.b64decode(record["value"]))
         self._trials.refresh()
         return changed
 

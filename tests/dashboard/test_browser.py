@@ -56,15 +56,15 @@ def _browser():
 def _first_line(process, timeout):
     """The first line the process prints, waiting at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
+    fd, data = process.stdout.fileno(), b""  # the raw pipe: select sees what is unread
+    while b"\n" not in data:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or process.poll() is not None:
-            raise AssertionError(f"hpo dashboard printed {line!r} and then nothing "
+            raise AssertionError(f"hpo dashboard printed {data!r} and then nothing "
                                  f"(exit status {process.poll()})")
-        if select.select([process.stdout], [], [], remaining)[0]:
-            line += process.stdout.read(1)
-    return line.decode()
+        if select.select([fd], [], [], remaining)[0]:
+            data += os.read(fd, 4096)
+    return data.decode().split("\n", 1)[0]
 
 
 def _wait(driver, what, condition, timeout=40):
