@@ -86,3 +86,37 @@ def test_journal_is_read_as_it_grows(tmp_path):
     assert len(source.trials(None).history) == 6
     assert source.trials(None).history.best_loss == min(
         t["result"]["loss"] for t in source.trials(None).trials)
+
+
+@pytest.mark.mongo
+def test_mongo_source_lists_experiments_and_follows_them(mongo_url, filled_url, capsys):
+    """The same experiments copied into MongoDB through the store protocol."""
+    from hpo.cli import main
+
+    src, dst = open_store(filled_url), open_store(mongo_url, connect_timeout=20)
+    try:
+        for exp_key in ("demo", "other"):
+            docs, _ = src.changes_since(exp_key, None)
+            results = {d["tid"]: (d["state"], d["result"]) for d in docs}
+            for d in docs:
+                for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
+                    d.pop(key, None)
+                d.update(state=0, result={"status": "new"})
+            dst.insert_trials(docs)
+            while (doc := dst.reserve("copier", exp_key)) is not None:
+                state, result = results[doc["tid"]]
+                dst.finish(exp_key, doc["tid"], "copier", doc["attempt"], state, result)
+    finally:
+        src.close()
+        dst.close()
+    source = open_source(mongo_url)
+    try:
+        assert source.experiments() == ["demo", "other"]
+        assert sorted(source.update("demo")) == list(range(30))
+        assert source.update("demo") == []
+    finally:
+        source.close()
+    assert main(["ls", mongo_url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:4] for line in lines[1:]] == [["demo", "0", "0", "30"],
+                                                         ["other", "0", "0", "5"]]
