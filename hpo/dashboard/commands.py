@@ -68,11 +68,22 @@ def _guarded(name, body):
 
 
 def _open(args):
+    """``(source, exp_key)`` with the experiment read; the caller closes the source."""
     source = open_source(args.url, connect_timeout=args.timeout)
-    exp_key = getattr(args, "exp_key", None)
-    exp_key = source.default_experiment() if exp_key is None else source.check(exp_key)
-    source.update(exp_key)
+    try:
+        exp_key = getattr(args, "exp_key", None)
+        exp_key = source.default_experiment() if exp_key is None else source.check(exp_key)
+        source.update(exp_key)
+    except BaseException:
+        source.close()
+        raise
     return source, exp_key
+
+
+def _with_source(args, body):
+    source, exp_key = _open(args)
+    with source:
+        return body(args, source, exp_key)
 
 
 def _key_name(exp_key):
@@ -96,15 +107,15 @@ def _fmt(value):
 # -- hpo ls ------------------------------------------------------------------------------------
 
 def _ls(args):
-    source = open_source(args.url, connect_timeout=args.timeout)
-    rows = []
-    for exp_key in source.experiments():
-        source.update(exp_key)
-        trials = source.trials(exp_key)
-        counts = _state_counts(source, trials, exp_key)
-        h = trials.history
-        best = (h.best_loss, h.best_tid) if h.best_tid is not None else (None, None)
-        rows.append([_key_name(exp_key), *(counts[s] for _, s in STATE_COLUMNS), *best])
+    with open_source(args.url, connect_timeout=args.timeout) as source:
+        rows = []
+        for exp_key in source.experiments():
+            source.update(exp_key)
+            trials = source.trials(exp_key)
+            counts = _state_counts(source, trials, exp_key)
+            h = trials.history
+            best = (h.best_loss, h.best_tid) if h.best_tid is not None else (None, None)
+            rows.append([_key_name(exp_key), *(counts[s] for _, s in STATE_COLUMNS), *best])
     header = ["exp_key", *(name for name, _ in STATE_COLUMNS), "best_loss", "best_tid"]
     if not rows:
         print(f"{source.url}: no experiments")
@@ -137,14 +148,17 @@ def _show_arguments(parser):
 def _show(args):
     if args.top < 1:
         raise ValueError(f"--top must be >= 1, got {args.top}")
-    source, exp_key = _open(args)
+    return _with_source(args, _show_body)
+
+
+def _show_body(args, source, exp_key):
     trials = source.trials(exp_key)
     table = TrialTable()
     table.update(trials.trials)
     counts = table.query(limit=1)["counts"]
     print(f"{source.url}  exp_key {_key_name(exp_key)}: {len(table)} trials "
           f"({', '.join(f'{k} {n}' for k, n in sorted(counts.items())) or 'none'})")
-    best = [r for r in table.query(status="ok", sort="loss", limit=args.top)["rows"]]
+    best = table.query(status="ok", sort="loss", limit=args.top)["rows"]
     if not best:
         print("no trial finished with status ok yet")
         return 0
@@ -194,7 +208,10 @@ def _write_export(out, fmt, columns, rows):
 
 
 def _export(args):
-    source, exp_key = _open(args)
+    return _with_source(args, _export_body)
+
+
+def _export_body(args, source, exp_key):
     columns, rows = export_rows(source.trials(exp_key))
     if args.output:
         with open(args.output, "w", newline="") as out:
@@ -219,7 +236,10 @@ def _best_model_arguments(parser):
 def _best_model(args):
     if not args.path.endswith(".keras"):
         raise ValueError(f"PATH must end with .keras, got {args.path!r}")
-    source, exp_key = _open(args)
+    return _with_source(args, _best_model_body)
+
+
+def _best_model_body(args, source, exp_key):
     trials = source.trials(exp_key)
     best = trials.best_trial
     model_path = (best.get("result") or {}).get("model_path")

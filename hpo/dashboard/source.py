@@ -117,6 +117,12 @@ class Source:
     def close(self):
         """Release the connection, if any."""
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def _sorted_keys(keys):
     return sorted(set(keys), key=lambda k: (k is not None, k or ""))

@@ -97,6 +97,7 @@ def test_mongo_source_lists_experiments_and_follows_them(mongo_url, filled_url, 
     try:
         for exp_key in ("demo", "other"):
             docs, _ = src.changes_since(exp_key, None)
+            docs = [d for d in docs if d["state"] in (2, 3)]  # another test cancelled one
             results = {d["tid"]: (d["state"], d["result"]) for d in docs}
             for d in docs:
                 for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
