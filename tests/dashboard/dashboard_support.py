@@ -30,3 +30,27 @@ def search(url, exp_key, n, seed=0):
     fmin(objective, SPACE, algo=rand.suggest, max_evals=n, trials=trials, n_workers=1,
          show_progressbar=False, rstate=np.random.default_rng(seed))
     return trials
+
+
+def copy_experiments(src_url, dst_url, exp_keys):
+    """Copy the finished trials of ``exp_keys`` to another store through the store protocol
+    (insert, reserve, finish: what a driver and a worker do)."""
+    from hpo.stores import open_store
+
+    src, dst = open_store(src_url), open_store(dst_url, connect_timeout=20)
+    try:
+        for exp_key in exp_keys:
+            docs, _ = src.changes_since(exp_key, None)
+            docs = [d for d in docs if d["state"] in (2, 3)]
+            results = {d["tid"]: (d["state"], d["result"]) for d in docs}
+            for d in docs:
+                for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
+                    d.pop(key, None)
+                d.update(state=0, result={"status": "new"})
+            dst.insert_trials(docs)
+            while (doc := dst.reserve("copier", exp_key)) is not None:
+                state, result = results[doc["tid"]]
+                dst.finish(exp_key, doc["tid"], "copier", doc["attempt"], state, result)
+    finally:
+        src.close()
+        dst.close()

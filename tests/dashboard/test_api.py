@@ -7,11 +7,12 @@ import urllib.error
 import urllib.request
 
 import pytest
+from dashboard_support import copy_experiments
 
 from hpo.dashboard.api import DashboardAPI, WriteDisabled, architecture_graph
 from hpo.dashboard.server import make_server
 from hpo.dashboard.source import UnknownExperiment, open_source
-from hpo.stores import StoreTrials, open_store
+from hpo.stores import StoreTrials
 
 pytest.importorskip("plotly")
 
@@ -83,15 +84,7 @@ def test_writes_need_allow_write(filled_url, tmp_path):
     read_only.source.close()
     # A copy of the store, so that the session's store stays as the other tests expect.
     copy = f"sqlite:///{tmp_path / 'copy.db'}"
-    src, dst = open_store(filled_url), open_store(copy)
-    docs, _ = src.changes_since("other", None)
-    for d in docs:
-        for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
-            d.pop(key, None)
-        d["state"] = 2
-    dst.insert_trials(docs)
-    src.close()
-    dst.close()
+    copy_experiments(filled_url, copy, ["other"])
     api = DashboardAPI(open_source(copy), min_interval=0.0, allow_write=True)
     with pytest.raises(ValueError, match=r"labels \['zz'\]"):
         api.enqueue("other", {"zz": 1})

@@ -4,20 +4,23 @@ import os
 
 import numpy as np
 import pytest
+from dashboard_support import copy_experiments
 
 from hpo import fmin, hp, rand
 from hpo.dashboard.source import SourceError, UnknownExperiment, open_source
 from hpo.stores import open_store
 
 
-def test_store_source_lists_experiments_and_reads_only_changes(filled_url):
-    source = open_source(filled_url)
+def test_store_source_lists_experiments_and_reads_only_changes(filled_url, tmp_path):
+    url = f"sqlite:///{tmp_path / 'copy.db'}"
+    copy_experiments(filled_url, url, ["demo", "other"])
+    source = open_source(url)
     assert source.experiments() == ["demo", "other"]
     assert sorted(source.update("demo")) == list(range(30))
     assert source.update("demo") == []  # nothing changed: nothing read again
     assert len(source.trials("demo").trials) == 30
     # A new trial written by another client is the only one the next update returns.
-    store = open_store(filled_url)
+    store = open_store(url)
     doc = dict(source.trials("demo").trial_by_tid(0), tid=1000, state=0, result={"status": "new"})
     doc["misc"] = dict(doc["misc"], tid=1000, idxs={})
     for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
@@ -93,23 +96,7 @@ def test_mongo_source_lists_experiments_and_follows_them(mongo_url, filled_url, 
     """The same experiments copied into MongoDB through the store protocol."""
     from hpo.cli import main
 
-    src, dst = open_store(filled_url), open_store(mongo_url, connect_timeout=20)
-    try:
-        for exp_key in ("demo", "other"):
-            docs, _ = src.changes_since(exp_key, None)
-            docs = [d for d in docs if d["state"] in (2, 3)]  # another test cancelled one
-            results = {d["tid"]: (d["state"], d["result"]) for d in docs}
-            for d in docs:
-                for key in ("owner", "book_time", "refresh_time", "version", "attempt", "heartbeat"):
-                    d.pop(key, None)
-                d.update(state=0, result={"status": "new"})
-            dst.insert_trials(docs)
-            while (doc := dst.reserve("copier", exp_key)) is not None:
-                state, result = results[doc["tid"]]
-                dst.finish(exp_key, doc["tid"], "copier", doc["attempt"], state, result)
-    finally:
-        src.close()
-        dst.close()
+    copy_experiments(filled_url, mongo_url, ["demo", "other"])
     source = open_source(mongo_url)
     try:
         assert source.experiments() == ["demo", "other"]
