@@ -163,3 +163,26 @@ def test_server_routes_and_refusals(filled_url):
         server.shutdown()
         server.server_close()
         server.api.source.close()
+
+
+def test_a_queued_point_is_evaluated_by_a_worker(tmp_path):
+    """--allow-write's enqueue gives a NEW trial that an ordinary hpo-worker runs."""
+    import os
+    import subprocess
+    import sys
+
+    from dashboard_support import objective, search
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    search(url, "q", 3)
+    api = DashboardAPI(open_source(url), min_interval=0.0, allow_write=True)
+    tid = api.enqueue("q", {"x": 0.25, "model": 1, "w": 0.5})["tid"]
+    assert tid == 3
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
+    subprocess.run([sys.executable, "-m", "hpo.cli", "worker", "--store", url, "--exp-key", "q",
+                    "--max-jobs", "1", "--reserve-timeout", "30"], check=True, timeout=120, env=env)
+    row = api.trials_page("q", sort="tid", descending=True, limit=1)["rows"][0]
+    expected = objective({"x": 0.25, "model": {"kind": "b", "w": 0.5}})
+    assert (row["tid"], row["status"], row["loss"]) == (tid, "ok", expected)
+    api.source.close()
