@@ -116,6 +116,14 @@ def test_page_follows_a_running_search(tmp_path):
         assert f"(trial {best['tid']})" in summary and f"{N_TRIALS} trials" in summary
         plotted = driver.execute_script("return document.getElementById('history').data[0].y")
         assert sorted(plotted) == sorted(d["result"]["loss"] for d in docs)
+        # Sorting by loss puts the best trial first; its row opens the trial's details.
+        driver.find_element("css selector", "#trials th[data-sort='loss']").click()
+        _wait(driver, "the table sorted by loss", lambda d: d.execute_script(
+            "return Number(document.querySelector('#trials tbody tr').dataset.tid)") == best["tid"])
+        driver.find_element("css selector", "#trials tbody tr").click()
+        _wait(driver, "the best trial's details", lambda d: d.find_element(
+            "id", "detail-tid").text == str(best["tid"]))
+        assert repr(best["result"]["loss"])[:8] in driver.find_element("id", "detail-json").text
         shot = tmp_path / "dashboard.png"
         assert driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 20_000
