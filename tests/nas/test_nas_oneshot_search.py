@@ -124,3 +124,14 @@ def test_a_nan_step_fails_the_trial_restores_the_supernet_and_the_search_goes_on
     assert first["status"] == STATUS_OK and nan["status"] == STATUS_FAIL and "NaN or infinite" in nan["error"]
     assert after["status"] == STATUS_OK and after["supernet_steps"] == 10
     assert after["val_accuracy"] > 0.2
+
+
+def test_finalize_refuses_a_retrainer_that_is_not_a_keras_objective_and_an_empty_search(data, tmp_path):
+    x, y, xv, yv = data[:4]
+    path = str(tmp_path / "best.keras")
+    with pytest.raises(TypeError, match="retrain must be an hpo.nas.KerasObjective"):
+        finalize(Trials(), lambda p: 0.0, path, space={"cell": tiny_cells()})
+    with pytest.raises(ValueError, match="no finished child"):
+        finalize(Trials(), KerasObjective(x, y, xv, yv, epochs=1), path, space={"cell": tiny_cells()})
+    with pytest.raises(ValueError, match="top_k must be an int >= 1"):
+        finalize(Trials(), KerasObjective(x, y, xv, yv, epochs=1), path, top_k=0, space={"cell": tiny_cells()})
