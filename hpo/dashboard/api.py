@@ -69,7 +69,7 @@ class _Experiment:
     """What the API keeps of one experiment between requests."""
 
     def __init__(self):
-        self.table = TrialTable()
+        self.table = TrialTable(short=True)
         self.revision = 0  # goes up whenever an update saw a change
         self.checked = -math.inf  # monotonic time of the last read of the source
         self.cache = {}  # (panel, arguments) -> (revision, answer)
@@ -195,7 +195,8 @@ class DashboardAPI:
             doc = trials.trial_by_tid(tid)
             misc = doc.get("misc") or {}
             answer = {
-                "row": trial_row(doc), "result": _short_result(doc.get("result") or {}),
+                "row": trial_row(doc, short=True),
+                "result": _short_result(doc.get("result") or {}),
                 "book_time": _time(doc.get("book_time")),
                 "refresh_time": _time(doc.get("refresh_time")),
                 "attempt": doc.get("attempt"), "nas_ops": misc.get("nas_ops"),
@@ -260,7 +261,7 @@ def _time(value):
 
 def _short_result(result):
     """The result without its (possibly long) reports, which the intermediate panel shows."""
-    return {k: param_value(v) for k, v in result.items() if k != "intermediate"}
+    return {k: param_value(v, short=True) for k, v in result.items() if k != "intermediate"}
 
 
 def _architectures(vals):
@@ -307,7 +308,7 @@ def _parents(trials, doc, limit=50):
             chain.append({"tid": parent, "status": "unknown", "loss": None, "nas_ops": None})
             break
         pdoc = trials.trial_by_tid(parent)
-        row = trial_row(pdoc)
+        row = trial_row(pdoc, short=True)
         chain.append({"tid": parent, "status": row["status"], "loss": row["loss"],
                       "nas_ops": (pdoc.get("misc") or {}).get("nas_ops")})
         parent = (pdoc.get("misc") or {}).get("from_tid")

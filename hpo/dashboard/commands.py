@@ -153,7 +153,7 @@ def _show(args):
 
 def _show_body(args, source, exp_key):
     trials = source.trials(exp_key)
-    table = TrialTable()
+    table = TrialTable(short=True)
     table.update(trials.trials)
     counts = table.query(limit=1)["counts"]
     print(f"{source.url}  exp_key {_key_name(exp_key)}: {len(table)} trials "

@@ -64,20 +64,24 @@ def _error(doc):
     return result.get("failure") or result.get("error")
 
 
-def param_value(value):
+def param_value(value, short=False):
     """A parameter value for a row: numbers and strings as they are, anything else (an
-    architecture, say) as compact JSON.
+    architecture, say) as compact JSON -- or, with ``short``, as a summary for a table cell.
 
-    >>> param_value(3), param_value({"layers": [1]})
-    (3, '{"layers":[1]}')
+    >>> param_value(3), param_value({"layers": [1]}), param_value({"layers": [1, 2]}, short=True)
+    (3, '{"layers":[1]}', 'architecture, 2 layers')
     """
     if value is None or isinstance(value, (int, float, str, bool)):
         return value
-    return json.dumps(value, separators=(",", ":"), default=str)
+    if short and isinstance(value, dict) and isinstance(value.get("layers"), list):
+        return f"architecture, {len(value['layers'])} layers"
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    return text[:77] + "..." if short and len(text) > 80 else text
 
 
-def trial_row(doc):
-    """The row of one trial document (see the module docstring).
+def trial_row(doc, short=False):
+    """The row of one trial document (see the module docstring); ``short`` summarizes values
+    that are not numbers (see :func:`param_value`).
 
     >>> trial_row({"tid": 3, "state": 1, "owner": "w1", "misc": {"vals": {"x": [2]}}})["status"]
     'running'
@@ -89,7 +93,7 @@ def trial_row(doc):
     return {
         "tid": doc["tid"], "status": trial_status(doc), "loss": loss,
         "duration": _seconds(doc), "owner": doc.get("owner"), "error": _error(doc),
-        "params": {label: (param_value(v[0]) if v else None) for label, v in vals.items()},
+        "params": {label: (param_value(v[0], short) if v else None) for label, v in vals.items()},
     }
 
 
@@ -105,9 +109,11 @@ def _sort_key(column):
 
 
 class TrialTable:
-    """Rows of the trials of one experiment, updated as documents change."""
+    """Rows of the trials of one experiment, updated as documents change; ``short``: summarize
+    values that are not numbers (the dashboard), else keep them whole as JSON (exports)."""
 
-    def __init__(self):
+    def __init__(self, short=False):
+        self.short = short
         self._rows = {}
         self.labels = []
         self._known = set()
@@ -118,7 +124,7 @@ class TrialTable:
     def update(self, docs):
         """Replace the rows of ``docs`` (new labels are appended to :attr:`labels`)."""
         for doc in docs:
-            row = trial_row(doc)
+            row = trial_row(doc, self.short)
             self._rows[row["tid"]] = row
             for label in row["params"]:
                 if label not in self._known:

@@ -122,6 +122,7 @@ def test_architecture_graph_and_morphism_parents(tmp_path):
     assert [p["tid"] for p in detail["parents"]] == [1, 0]
     assert detail["parents"][0]["nas_ops"] == [["deepen", 1]]
     assert detail["architectures"]["arch"]["nodes"] == graph["nodes"]
+    assert detail["row"]["params"]["arch"] == f"architecture, {len(arch['layers'])} layers"
     api.source.close()
 
 

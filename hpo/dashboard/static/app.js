@@ -103,7 +103,10 @@ async function drawImportances() {
   draw("importances", [{ type: "bar", orientation: "h", x: imp.importances.slice().reverse(),
                           y: imp.labels.slice().reverse(), marker: { color: "#059669" } }],
        { margin: { l: 110, r: 10, t: 10, b: 40 },
-         xaxis: { title: { text: "share of loss variance" } } });
+         xaxis: { title: { text: "share of loss variance" } },
+         annotations: imp.importances.some((v) => v > 0) ? [] : [{
+           text: "not enough ok trials with different losses yet", showarrow: false,
+           xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] });
 }
 
 async function drawIntermediate() {
@@ -185,6 +188,8 @@ async function showTrial(tid) {
   const at = Object.fromEntries(g.nodes.map((n) => [n.id, n]));
   const ex = [], ey = [];
   for (const [a, b] of g.edges) { ex.push(at[a].x, at[b].x, null); ey.push(at[a].y, at[b].y, null); }
+  const height = Math.max(320, 28 * (Math.max(...g.nodes.map((n) => n.y)) + 2));
+  div.style.height = height + "px";
   draw(div, [
     { x: ex, y: ey, mode: "lines", line: { color: "#999" }, hoverinfo: "skip" },
     { x: g.nodes.map((n) => n.x), y: g.nodes.map((n) => n.y), mode: "markers+text",
@@ -192,7 +197,7 @@ async function showTrial(tid) {
       marker: { size: 10, color: "#7c3aed" } },
   ], { title: { text: `architecture ${label}` }, margin: { l: 10, r: 10, t: 30, b: 10 },
        xaxis: { visible: false }, yaxis: { visible: false, autorange: "reversed" },
-       height: Math.max(320, 28 * (Math.max(...g.nodes.map((n) => n.y)) + 2)) });
+       height });
 }
 
 // -- polling ---------------------------------------------------------------------------------
