@@ -160,10 +160,20 @@ class DashboardAPI:
         """``{label: {"values", "losses", "tids"}}``."""
         return self._cached(exp_key, "slices", (), lambda trials, exp: data.slices(trials))
 
-    def parallel(self, exp_key):
-        """``{"labels", "values" (rows), "losses", "tids"}``."""
-        return self._cached(exp_key, "parallel", (),
-                            lambda trials, exp: data.parallel_coordinates(trials))
+    def parallel(self, exp_key, max_lines=2000):
+        """``{"labels", "values" (rows), "losses", "tids", "total"}``.
+
+        Thousands of lines are a blur and slow to draw: with more than ``max_lines`` ok
+        trials, the answer holds the best quarter of ``max_lines`` and an even sample (by
+        trial id) of the others; ``total`` says how many there are."""
+        def compute(trials, exp):
+            p = data.parallel_coordinates(trials)
+            p["total"] = n = len(p["tids"])
+            if n > max_lines:
+                keep = _thin(p["losses"], max_lines)
+                p.update(values=p["values"][keep], losses=p["losses"][keep], tids=p["tids"][keep])
+            return p
+        return self._cached(exp_key, "parallel", (max_lines,), compute)
 
     def importances(self, exp_key):
         """``{"labels": [...], "importances": [...]}``, most important first."""
@@ -245,6 +255,20 @@ class DashboardAPI:
             n = trials.store.cancel_new(exp_key, [int(tid)])
             self._experiments.get(exp_key, _Experiment()).checked = -math.inf
             return {"cancelled": n}
+
+
+def _thin(losses, keep):
+    """Indices of ``keep`` rows: the best ``keep // 4`` losses and evenly spaced others, in
+    their original order.
+
+    >>> _thin(np.array([5.0, 1.0, 4.0, 3.0, 2.0, 0.0, 6.0, 7.0]), 4).tolist()
+    [0, 3, 5, 7]
+    """
+    order = np.argsort(losses, kind="stable")
+    best = order[: keep // 4]
+    rest = np.setdiff1d(np.arange(losses.size), best)
+    even = rest[np.linspace(0, rest.size - 1, keep - best.size).round().astype(int)]
+    return np.union1d(best, even)
 
 
 def _has(trials, tid):

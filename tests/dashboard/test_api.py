@@ -61,6 +61,10 @@ def test_figure_panels(api, filled_url):
     assert set(slices) == {"x", "model", "w"} and len(slices["x"]["values"]) == n_ok
     parallel = api.parallel("demo")
     assert len(parallel["values"]) == n_ok and any(row[2] is None for row in parallel["values"])
+    thin = api.parallel("demo", max_lines=8)
+    best_tid = api.summary("demo")["best"]["tid"]
+    assert thin["total"] == n_ok and len(thin["values"]) == len(thin["tids"]) == 8
+    assert best_tid in thin["tids"]
     imp = api.importances("demo")
     assert set(imp["labels"]) == {"x", "model", "w"}
     assert math.isclose(sum(imp["importances"]), 1.0)

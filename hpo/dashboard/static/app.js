@@ -143,7 +143,10 @@ async function drawParallel() {
   });
   const traces = groups.map((g, k) => ({ x: g.x, y: g.y, mode: "lines", hoverinfo: "skip",
     line: { width: 1, color: PARALLEL_COLORS[k] }, opacity: 0.5, connectgaps: false }));
+  const note = p.total > p.tids.length
+    ? `${p.tids.length} of ${p.total} trials: the best and an even sample of the others` : "";
   draw("parallel", traces.reverse(), {
+    title: { text: note, font: { size: 12 } },
     xaxis: { tickvals: names.map((_, j) => j), ticktext: names, range: [-0.2, names.length - 0.8] },
     yaxis: { range: [-0.05, 1.05], showticklabels: false, title: { text: "scaled to each axis's range" } },
   });
