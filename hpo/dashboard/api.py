@@ -72,7 +72,7 @@ class _Experiment:
         self.table = TrialTable(short=True)
         self.revision = 0  # goes up whenever an update saw a change
         self.checked = -math.inf  # monotonic time of the last read of the source
-        self.cache = {}  # (panel, arguments) -> (revision, answer)
+        self.cache = {}  # (panel, arguments) -> answer, for the current revision
 
 
 class DashboardAPI:
@@ -105,16 +105,15 @@ class DashboardAPI:
                     exp.table.update(trials.trial_by_tid(tid) for tid in changed
                                      if _has(trials, tid))
                     exp.revision += 1
+                    exp.cache.clear()  # every answer was about the previous revision
             return exp
 
     def _cached(self, exp_key, panel, args, compute):
         with self._lock:
             exp = self._experiment(exp_key)
-            hit = exp.cache.get((panel, args))
-            if hit is not None and hit[0] == exp.revision:
-                return hit[1]
-            answer = plain(compute(self.source.trials(exp_key), exp))
-            exp.cache[(panel, args)] = (exp.revision, answer)
+            answer = exp.cache.get((panel, args))
+            if answer is None:
+                answer = exp.cache[(panel, args)] = plain(compute(self.source.trials(exp_key), exp))
             return answer
 
     def warm_up(self):
