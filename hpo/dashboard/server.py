@@ -200,6 +200,10 @@ class Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(e)})
         except SourceError as e:
             self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(e)})
+        except Exception as e:
+            # A bug, not a bad request: the page shows the error, the log has the traceback.
+            logger.exception("dashboard: %s failed", self.path)
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(e).__name__}: {e}"})
         else:
             self._json(HTTPStatus.OK, value)
 

@@ -162,12 +162,15 @@ class StoreSource(Source):
 def _sqlite_exp_keys(path):
     """Distinct experiment keys of a SQLite store, through a read-only connection of our own
     (the store protocol has no listing; the table layout is the store's file format)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
     try:
-        rows = conn.execute("SELECT DISTINCT exp_key FROM trials UNION "
-                            "SELECT exp_key FROM experiments").fetchall()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            rows = conn.execute("SELECT DISTINCT exp_key FROM trials UNION "
+                                "SELECT exp_key FROM experiments").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise SourceError(f"sqlite:///{path}: listing its experiments failed: {e}") from e
     return [None if key == "" else key for (key,) in rows]
 
 
