@@ -142,6 +142,8 @@ class Nas201Prior:
         if levels not in LEVELS:
             raise ValueError(f"levels must be one of {LEVELS}, got {levels!r}")
         self.features, self.levels = features, levels
+        # The LSTM predictor reads the one-hot codes as one token per edge.
+        self.token_dim = N_OPS if features == "onehot" else None
 
     def initial_values(self):
         if self.levels == "base":
@@ -200,7 +202,7 @@ def code_id():
 
     digest = hashlib.sha1()
     root = HERE.parent / "hpo" / "nas"
-    for path in [root / "pnas.py", root / "predictor.py", root / "progressive.py"]:
+    for path in [root / "pnas.py", root / "predictor.py", root / "lstm_regressor.py", root / "progressive.py"]:
         digest.update(path.name.encode() + path.read_bytes())
     for obj in (cell_features, Nas201Cell, Nas201Prior, parse_options, run_pnas, _pool_spearman):
         digest.update(inspect.getsource(obj).encode())

@@ -230,9 +230,14 @@ class CellPrior:
                             f"max_params={self.max_params}")
 
     @property
+    def token_dim(self):
+        """Length of one block's part of the features: the LSTM predictor's token."""
+        return 2 * (self.lookback + self.max_blocks - 1 + len(self.op_names))
+
+    @property
     def feature_length(self):
         """Length of every cell's :meth:`~hpo.nas.cells.Cell.features` vector."""
-        return self.max_blocks * 2 * (self.lookback + self.max_blocks - 1 + len(self.op_names))
+        return self.max_blocks * self.token_dim
 
     def __getstate__(self):
         # The caches are rebuilt on demand; a pickled space (shipped to workers) leaves them.

@@ -38,8 +38,11 @@ a list of ``{"level", "round", "spearman", "n"}`` (``spearman`` is None for fewe
 values or constant predictions).
 
 Options (bind with ``functools.partial``): ``beam`` (8), ``k1`` (None: all initial values),
-``beta`` (0.0), ``n_models`` (5), ``predictor`` (``"mlp"`` or ``"ridge"``), ``hidden`` (32),
-``epochs`` (400), ``l2`` (1e-3), ``round_parents`` (how many of the best evaluated values
+``beta`` (0.0), ``n_models`` (5), ``predictor`` (``"mlp"``, ``"ridge"`` or ``"lstm"``: an
+LSTM over the value's tokens, for priors with a ``token_dim`` such as ``nas.space.cells``),
+``hidden`` (32),
+``epochs`` (400), ``l2`` (1e-3), ``target`` (``"loss"``, or ``"log"`` to fit the shifted log
+of the loss, see :mod:`hpo.nas.predictor`), ``round_parents`` (how many of the best evaluated values
 each round at the maximum level expands: None for ``beam``, an int, or ``"all"`` to let the
 predictor rank the expansions of every evaluated value), ``label`` (the progressive
 parameter, when the space has several). ``beam`` or ``k1`` larger than the number of initial
@@ -102,8 +105,10 @@ def _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_pare
     if round_parents not in (None, "all") and (isinstance(round_parents, bool) or not isinstance(
             round_parents, (int, np.integer)) or round_parents < 1):
         raise ValueError(f"round_parents must be None, 'all' or an int >= 1, got {round_parents!r}")
-    # The constructor validates the predictor's options and names the bad one.
-    Predictor(n_models=n_models, kind=predictor, hidden=hidden, epochs=epochs, l2=l2, target=target)
+    # The constructor validates the predictor's options and names the bad one (the LSTM's
+    # token length comes from the prior, checked when the space is known).
+    Predictor(n_models=n_models, kind=predictor, hidden=hidden, epochs=epochs, l2=l2, target=target,
+              token_dim=1 if predictor == "lstm" else None)
     return {"target": target, "beam": int(beam), "k1": None if k1 is None else int(k1), "beta": float(beta),
             "n_models": int(n_models), "predictor": predictor, "hidden": int(hidden),
             "epochs": int(epochs), "l2": float(l2),
@@ -264,6 +269,17 @@ def _record_spearman(state, view, label, trials):
                 state.level, state.round, "n/a" if rho is None else f"{rho:.3f}", len(rows))
 
 
+def _token_dim(prior, options):
+    """The prior's token length for the LSTM predictor (None for the other predictors)."""
+    if options["predictor"] != "lstm":
+        return None
+    token_dim = getattr(prior, "token_dim", None)
+    if token_dim is None:
+        raise ValueError(f"predictor='lstm' reads a value's features as tokens, and the prior "
+                         f"{type(prior).__name__} has no token_dim; use predictor='mlp' or 'ridge'")
+    return token_dim
+
+
 def _advance(state, view, options, seed, label, trials):
     """Finish the current level: measure and refit the predictor, rank the next level."""
     _record_spearman(state, view, label, trials)
@@ -273,6 +289,7 @@ def _advance(state, view, options, seed, label, trials):
         state.predictor = Predictor(n_models=options["n_models"], kind=options["predictor"],
                                     hidden=options["hidden"], epochs=options["epochs"],
                                     l2=options["l2"], target=options["target"],
+                                    token_dim=_token_dim(view.prior, options),
                                     seed=seed).fit(X, y, groups)
     state.trained = sorted(tid for tid, _, _ in ok)
     some = next((v for v in view.values.values() if v.level == state.level), None)
@@ -333,6 +350,7 @@ def suggest(new_ids, domain, trials, seed, beam=8, k1=None, beta=0.0, n_models=5
     """
     options = _options(beam, k1, beta, n_models, predictor, hidden, epochs, l2, round_parents, target)
     spec = find_progressive_param(domain.compiled, label)
+    _token_dim(spec.prior, options)  # a prior the LSTM cannot read fails now, not a level later
     if len(new_ids) == 0:
         return []
     view = TrialView(trials, spec)

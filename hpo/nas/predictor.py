@@ -3,8 +3,10 @@
 :class:`Predictor` fits ``n_models`` regressors, each on a different ``(n_models-1)/n_models``
 share of the evaluated values (a K-fold split by value, as POPNAS does), and predicts the
 ensemble's mean and standard deviation. The regressor is a one-hidden-layer numpy MLP
-(``kind="mlp"``, full-batch Adam on standardized inputs and targets) or ridge regression
-(``kind="ridge"``, closed form). With ``target="log"`` the members fit
+(``kind="mlp"``, full-batch Adam on standardized inputs and targets), ridge regression
+(``kind="ridge"``, closed form) or, as in the PNAS paper, an LSTM over the value's tokens
+(``kind="lstm"``, trained with Keras, see :mod:`hpo.nas.lstm_regressor`; the features are
+read as tokens of ``token_dim`` numbers, e.g. one per block of a cell). With ``target="log"`` the members fit
 ``log(loss - min + offset)`` instead of the loss: losses of searches are skewed (a few broken
 values far worse than the rest), and on the raw loss a regressor spends itself on those few
 instead of ordering the good ones; predictions are mapped back to losses, so ``predict`` always
@@ -34,7 +36,9 @@ import json
 
 import numpy as np
 
-KINDS = ("mlp", "ridge")
+from . import lstm_regressor
+
+KINDS = ("mlp", "ridge", "lstm")
 TARGETS = ("loss", "log")
 _FORMAT = "hpo.nas.predictor"
 _VERSION = 2
@@ -73,16 +77,18 @@ def _check_positive(name, value, allow_zero=False):
 class Predictor:
     """Ensemble regressor with ``fit(X, y, groups=None)`` and ``predict(X) -> (mean, std)``.
 
-    Parameters: ``n_models`` (5) ensemble members; ``kind`` ``"mlp"`` or ``"ridge"``;
-    ``hidden`` (32) units of the MLP's hidden layer; ``epochs`` (400) full-batch Adam steps;
+    Parameters: ``n_models`` (5) ensemble members; ``kind`` ``"mlp"``, ``"ridge"`` or
+    ``"lstm"``; ``hidden`` (32) units of the MLP's hidden layer or of the LSTM; ``epochs`` (400) full-batch Adam steps;
     ``learning_rate`` (0.01); ``l2`` (1e-3) weight decay of the MLP and penalty of ridge
     regression, in standardized units; ``target`` ``"loss"`` (fit the loss) or ``"log"`` (fit
-    its shifted log, see the module docstring); ``seed`` (0) for folds and initial weights.
+    its shifted log, see the module docstring); ``token_dim`` (None) the length of one token
+    for ``kind="lstm"`` (the feature length must be a multiple of it); ``seed`` (0) for folds
+    and initial weights.
 
     >>> Predictor(kind="tree")
     Traceback (most recent call last):
     ...
-    ValueError: kind must be one of ('mlp', 'ridge'), got 'tree'
+    ValueError: kind must be one of ('mlp', 'ridge', 'lstm'), got 'tree'
     >>> y = np.array([0.1, 0.12, 0.2, 0.9]); X = np.eye(4)
     >>> mean, _ = Predictor(kind="ridge", target="log", n_models=1, l2=1e-6).fit(X, y).predict(X)
     >>> bool(np.allclose(mean, y, atol=1e-3))
@@ -90,7 +96,7 @@ class Predictor:
     """
 
     def __init__(self, n_models=5, kind="mlp", hidden=32, epochs=400, learning_rate=0.01, l2=1e-3,
-                 seed=0, target="loss"):
+                 seed=0, target="loss", token_dim=None):
         self.n_models = _check_int("n_models", n_models, 1)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -102,6 +108,10 @@ class Predictor:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         self.target = target
+        if kind == "lstm" and token_dim is None:
+            raise ValueError("kind='lstm' needs token_dim, the length of one token of the features "
+                             "(for nas.space.cells, the prior's token_dim)")
+        self.token_dim = None if token_dim is None else _check_int("token_dim", token_dim, 1)
         self.seed = int(seed)
         self.shift = 0.0  # target="log": the fitted values are log(y - shift)
         self.members = []  # one dict of arrays per member
@@ -113,7 +123,7 @@ class Predictor:
     def options(self):
         return {"n_models": self.n_models, "kind": self.kind, "hidden": self.hidden,
                 "epochs": self.epochs, "learning_rate": self.learning_rate, "l2": self.l2,
-                "seed": self.seed, "target": self.target}
+                "seed": self.seed, "target": self.target, "token_dim": self.token_dim}
 
     @property
     def fitted(self):
@@ -139,8 +149,12 @@ class Predictor:
             raise ValueError(f"groups must have shape {y.shape}, got {groups.shape}")
         rng = np.random.default_rng(self.seed)
         y = self._transform(y)
-        self.x_mean = X.mean(axis=0)
-        self.x_scale = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0)
+        if self.kind == "lstm":
+            # Tokens stay as they are: an absent block is a zero token, not a shifted one.
+            self.x_mean, self.x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        else:
+            self.x_mean = X.mean(axis=0)
+            self.x_scale = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0)
         self.y_mean = float(y.mean())
         self.y_scale = float(y.std()) if y.std() > 1e-12 else 1.0
         Xs, ys = self._scale_x(X), (y - self.y_mean) / self.y_scale
@@ -151,6 +165,10 @@ class Predictor:
         masks[~masks.any(axis=1)] = True
         if self.kind == "ridge":
             self.members = [self._fit_ridge(Xs[m], ys[m]) for m in masks]
+        elif self.kind == "lstm":
+            self.members = lstm_regressor.fit_members(
+                Xs, ys, masks, self.token_dim, self.hidden, self.epochs, self.learning_rate,
+                self.l2, self.seed)
         else:
             with _one_blas_thread():
                 self.members = self._fit_mlps(Xs, ys, masks.astype(float), rng)
@@ -216,6 +234,8 @@ class Predictor:
     def _predict_member(self, member, Xs):
         if "w" in member:
             return Xs @ member["w"][:-1] + member["w"][-1]
+        if "kernel" in member:
+            return lstm_regressor.predict_member(member, Xs, self.token_dim)
         return np.tanh(Xs @ member["W1"] + member["b1"]) @ member["W2"] + member["b2"][0]
 
     def predict(self, X):

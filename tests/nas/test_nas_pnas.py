@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 import json
 import logging
 
@@ -14,6 +15,7 @@ from pnas_support import Multiset, MultisetPrior, all_values, toy_loss, toy_obje
 from hpo import Trials, fmin, hp
 from hpo.base import Domain
 from hpo.nas import pnas
+from hpo.nas.predictor import Predictor
 from hpo.spaces import custom
 
 N_VALUES = len(all_values())  # 69
@@ -217,6 +219,32 @@ def test_cells_search_expands_the_best_cells():
         assert t["misc"]["nas_hash"] in {c.hash for c in parent.expand()}
     records = json.loads(trials.attachments[pnas.spearman_key("cell")].decode())
     assert records[0]["level"] == 2 and records[0]["n"] == 4 and -1 <= records[0]["spearman"] <= 1
+
+
+def test_the_lstm_predictor_reads_cells_block_by_block():
+    sp = cells_space()
+    prior = sp["cell"].arg("prior")
+    assert prior.feature_length == 3 * prior.token_dim
+    weights = np.random.default_rng(0).normal(size=prior.feature_length)
+
+    def objective(params):
+        return float(params["cell"].features() @ weights)
+
+    trials = Trials()
+    algo = functools.partial(pnas.suggest, beam=4, predictor="lstm", hidden=8, epochs=60)
+    fmin(objective, sp, algo=algo, max_evals=144, trials=trials, rstate=np.random.default_rng(0),
+         show_progressbar=False)
+    assert len({t["misc"]["nas_hash"] for t in trials}) == 144
+    assert [t["misc"]["pnas"]["level"] for t in trials.trials[136:]] == [2] * 4 + [3] * 4
+    with np.load(io.BytesIO(trials.attachments[pnas.STATE_PREFIX + "cell"])) as npz:
+        predictor = Predictor.from_bytes(npz["predictor"].tobytes())
+    assert predictor.kind == "lstm" and predictor.token_dim == prior.token_dim
+
+
+def test_the_lstm_predictor_needs_a_prior_with_tokens():
+    domain = Domain(toy_objective, toy_space())
+    with pytest.raises(ValueError, match="the prior MultisetPrior has no token_dim; use predictor='mlp'"):
+        pnas.suggest([0], domain, Trials(), seed=0, predictor="lstm")
 
 
 def test_round_parents_is_validated():

@@ -132,3 +132,27 @@ def test_log_target_survives_bytes_and_speaks_in_losses():
     q = Predictor.from_bytes(p.to_bytes())
     np.testing.assert_allclose(q.predict(X)[0], p.predict(X)[0])
     assert abs(float(np.mean(p.predict(X)[0])) - float(np.mean(y))) < 0.2 * float(np.std(y))
+
+
+def test_lstm_members_read_tokens_in_order_and_predict_without_keras():
+    # The loss depends on the first and the last token, each as one of 3 categories.
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 3, size=(120, 3))
+    X = np.eye(3)[tokens].reshape(120, 9)
+    y = 0.5 * (tokens[:, 0] == 2) + 0.2 * tokens[:, 2] + 0.01 * rng.normal(size=120)
+    p = Predictor(kind="lstm", token_dim=3, n_models=3, hidden=8, epochs=150, seed=0)
+    p.fit(X[:80], y[:80])
+    mean, std = p.predict(X[80:])
+    assert spearmanr(mean, y[80:]).statistic > 0.8
+    assert np.all(std >= 0) and np.any(std > 0)
+    q = Predictor.from_bytes(p.to_bytes())
+    np.testing.assert_allclose(q.predict(X)[0], p.predict(X)[0])
+
+
+def test_lstm_needs_a_token_length_that_divides_the_features():
+    with pytest.raises(ValueError, match="kind='lstm' needs token_dim"):
+        Predictor(kind="lstm")
+    with pytest.raises(ValueError, match="token_dim must be an int >= 1, got 0"):
+        Predictor(kind="lstm", token_dim=0)
+    with pytest.raises(ValueError, match="token_dim=4 numbers; the features have length 6"):
+        Predictor(kind="lstm", token_dim=4, epochs=1).fit(np.zeros((3, 6)), np.arange(3.0))
