@@ -30,6 +30,7 @@ extras["bench"] = [
     "smac==2.4.1",
     "keras-tuner",
     "scikit-learn",
+    "optuna-dashboard==0.21.0",
 ]
 
 setup(
