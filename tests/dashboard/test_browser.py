@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hpo.stores import StoreTrials
+from hpo.stores import StoreTrials, open_store
 
 pytest.importorskip("plotly", reason="the dashboard needs plotly: pip install 'hpo[dashboard]'")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -26,7 +26,7 @@ SEARCH = textwrap.dedent("""
     import sys, time
     import numpy as np
     from hpo import fmin, hp, rand
-    from hpo.stores import StoreTrials
+    from hpo.stores import StoreTrials, open_store
 
     def objective(p):
         time.sleep(0.25)  # a trial that takes a while, so the page sees the search grow
@@ -86,22 +86,21 @@ def test_page_follows_a_running_search(tmp_path):
     script = tmp_path / "search.py"
     script.write_text(SEARCH)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    search = subprocess.Popen([sys.executable, str(script), url, str(N_TRIALS)], env=env)
-    server = None
+    open_store(url).close()  # an empty store: the page is opened before the search starts
+    server = search = None
     try:
-        deadline = time.monotonic() + 60
-        while not (os.path.exists(tmp_path / "live.db")
-                   and StoreTrials(url, exp_key="live").trials):
-            assert time.monotonic() < deadline, "the search wrote no trial within 60 s"
-            assert search.poll() is None, "the search stopped before writing a trial"
-            time.sleep(0.1)
         server = subprocess.Popen([sys.executable, "-m", "hpo.cli", "dashboard", url, "--port", "0"],
                                   stdout=subprocess.PIPE, env=env)
         line = _first_line(server, 60)
         address = line.split(" at ")[1].split()[0]
         assert address.startswith("http://127.0.0.1:")
         driver.get(address)
-        first = _wait(driver, "a finished trial", lambda d: (rows := _shown(d))[1] >= 1 and rows)
+        _wait(driver, "that the store is empty", lambda d: d.find_element(
+            "id", "summary").text == "no experiment in this store yet")
+        search = subprocess.Popen([sys.executable, str(script), url, str(N_TRIALS)], env=env)
+        # The experiment appears, then its first trials.
+        first = _wait(driver, "a finished trial", lambda d: (rows := _shown(d))[1] >= 1 and rows,
+                      timeout=60)
         assert first[1] < N_TRIALS, "the search ended before the page could watch it"
         # New trials finish: both the table and the history plot grow, without a reload.
         _wait(driver, "more trials", lambda d: all(a > b for a, b in zip(_shown(d), first)))

@@ -211,8 +211,16 @@ async function redraw() {
   if (state.detailTid !== null) await showTrial(state.detailTid);
 }
 
+let polls = 0;
+
 async function poll() {
   try {
+    if (!experiments.length || ++polls % 10 === 0) await loadExperiments();
+    if (!experiments.length) {
+      document.getElementById("summary").textContent = "no experiment in this store yet";
+      setTimeout(poll, POLL_MS);
+      return;
+    }
     const s = await api("summary");
     const counts = Object.entries(s.counts).map(([k, n]) => `${k} ${n}`).join(", ");
     const best = s.best ? ` \u2014 best ${fmt(s.best.loss)} (trial ${s.best.tid})` : "";
@@ -231,19 +239,31 @@ async function poll() {
 
 function refreshTable() { drawTable().catch((e) => { document.getElementById("updated").textContent = e.message; }); }
 
-async function start() {
+// The experiments of the store: read at start, and again while polling (a search started
+// after the dashboard adds its experiment later).
+let experiments = [];
+
+async function loadExperiments() {
   const info = await (await fetch("/api/experiments")).json();
   document.getElementById("source").textContent = info.url;
   state.allowWrite = info.allow_write;
+  if (JSON.stringify(info.experiments) === JSON.stringify(experiments)) return;
+  experiments = info.experiments;
   const select = document.getElementById("experiment");
-  select.innerHTML = info.experiments.map((k, i) =>
+  select.innerHTML = experiments.map((k, i) =>
     `<option value="${i}">${k === null ? "(no exp_key)" : escapeHtml(k)}</option>`).join("");
-  const fromHash = decodeURIComponent(location.hash.slice(1));
-  const chosen = info.experiments.indexOf(fromHash);
+  const wanted = state.exp !== null ? state.exp : decodeURIComponent(location.hash.slice(1));
+  const chosen = experiments.indexOf(wanted);
   select.value = String(chosen >= 0 ? chosen : 0);
-  state.exp = info.experiments.length ? info.experiments[Number(select.value)] : null;
+  const exp = experiments.length ? experiments[Number(select.value)] : null;
+  if (exp !== state.exp) Object.assign(state, { exp, revision: -1, offset: 0 });
+}
+
+async function start() {
+  await loadExperiments();
+  const select = document.getElementById("experiment");
   select.addEventListener("change", () => {
-    state.exp = info.experiments[Number(select.value)];
+    state.exp = experiments[Number(select.value)];
     location.hash = state.exp === null ? "" : encodeURIComponent(state.exp);
     Object.assign(state, { revision: -1, offset: 0, detailTid: null });
     document.getElementById("detail-card").classList.add("hidden");
