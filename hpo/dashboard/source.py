@@ -37,8 +37,7 @@ from ..codec import decode_value
 from ..exceptions import HpoError
 from ..stores import StoreError, open_store, parse_store_url
 from ..stores.base import loads
-
-JOURNAL_FORMAT = "hpo-trials-journal"
+from ..trials_file import FORMAT as JOURNAL_FORMAT
 
 
 class SourceError(HpoError):
