@@ -70,10 +70,15 @@ def param_value(value, short=False):
 
     >>> param_value(3), param_value({"layers": [1]}), param_value({"layers": [1, 2]}, short=True)
     (3, '{"layers":[1]}', 'architecture, 2 layers')
+    >>> param_value({"cell": {"blocks": [[-1, "conv_3x3", -2, "identity"]]}, "layers": [1]}, True)
+    'cell of 1 blocks, 1 layers'
     """
     if value is None or isinstance(value, (int, float, str, bool)):
         return value
     if short and isinstance(value, dict) and isinstance(value.get("layers"), list):
+        cell = value.get("cell")
+        if isinstance(cell, dict) and isinstance(cell.get("blocks"), list):  # a PNAS cell
+            return f"cell of {len(cell['blocks'])} blocks, {len(value['layers'])} layers"
         return f"architecture, {len(value['layers'])} layers"
     text = json.dumps(value, separators=(",", ":"), default=str)
     return text[:77] + "..." if short and len(text) > 80 else text
