@@ -127,6 +127,7 @@ def test_architecture_graph_and_morphism_parents(tmp_path):
     assert detail["parents"][0]["nas_ops"] == [["deepen", 1]]
     assert detail["architectures"]["arch"]["nodes"] == graph["nodes"]
     assert detail["row"]["params"]["arch"] == f"architecture, {len(arch['layers'])} layers"
+    api.source.close()
 
 
 def test_a_pnas_cell_is_drawn_as_the_network_it_unrolls_into():
@@ -137,7 +138,6 @@ def test_a_pnas_cell_is_drawn_as_the_network_it_unrolls_into():
     graph = architecture_graph(value)
     assert len(graph["nodes"]) == len(value["layers"])
     assert param_value(value, short=True) == f"cell of 1 blocks, {len(value['layers'])} layers"
-    api.source.close()
 
 
 def _get(port, path, host=None):
