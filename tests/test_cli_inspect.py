@@ -151,3 +151,13 @@ def test_best_model_exports_the_best_nas_network(tmp_path, capsys):
     model = keras.models.load_model(target)
     assert model.output_shape == (None, 10)
     assert "saved to" in capsys.readouterr().out
+
+
+def test_dashboard_refuses_what_it_cannot_serve(tmp_path, store_url, capsys):
+    pytest.importorskip("plotly")
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    assert main(["dashboard", missing, "--port", "0"]) == 1
+    assert "hpo dashboard: error:" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+    assert main(["dashboard", store_url, "--port", "70000"]) == 1
+    assert "port must be an int from 0 to 65535, got 70000" in capsys.readouterr().err
