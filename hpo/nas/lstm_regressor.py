@@ -64,6 +64,11 @@ def fit_members(X, y, masks, token_dim, hidden, epochs, learning_rate, l2, seed)
         members.append({"kernel": kernel.astype(float), "recurrent": recurrent.astype(float),
                         "bias": bias.astype(float), "dense": dense[:, 0].astype(float),
                         "dense_bias": dense_bias.astype(float)})
+    # Only the numpy weights are kept: without this, every refit of a search would leave its
+    # model and traced functions in Keras' session (gigabytes over a long search). pnas fits
+    # between trials, so no model of the objective is being built meanwhile.
+    del model
+    keras.backend.clear_session()
     return members
 
 
