@@ -24,7 +24,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import RESULTS, command_line, start_mongo_server, versions
 
 COUNTED = ("checkpoint", "changes_since", "get_trials")
@@ -146,29 +145,29 @@ def write(rows, args):
             "steps": args.steps, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pruning_overhead.json").write_text(json.dumps(data, indent=2))
-    lines = [
-        f"Command: `{data['command']}`", "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()), "",
-        f"Cost of one `hpo.report(step, loss)` call: {args.trials} trials x {args.steps} reports "
-        f"each, every trial reporting the same curve (nothing is pruned, every decision due is "
-        f"made). Median over trials of the mean time per call; store commands per report "
-        f"counted on the worker's store. Median decides at every step; ASHA and Hyperband at "
-        f"their rungs (1, 3, 9, 27, 81 for {args.steps} steps).", "",
-        "| store | pruner | μs per report | writes per report | reads per report | "
-        "documents read per report |",
-        "|---|---|---|---|---|---|",
-    ]
+    versions_line = ", ".join(f"{k} {v}" for k, v in data["versions"].items())
+    summary = (f"Cost of one `hpo.report(step, loss)` call: {args.trials} trials x {args.steps} "
+               f"reports each, every trial reporting the same curve (nothing is pruned, every "
+               f"decision due is made). Median over trials of the mean time per call; store "
+               f"commands per report counted on the worker's store. Median decides at every "
+               f"step; ASHA and Hyperband at their rungs (1, 3, 9, 27, 81 for {args.steps} "
+               f"steps). The MongoDB server is the test suite's MongoDB-protocol server "
+               f"(secantusd-py, a Python process syncing every commit), not mongod.")
+    header = ("| store | pruner | μs per report | writes per report | reads per report | "
+              "documents read per report |")
+    lines = [f"Command: `{data['command']}`", "", f"Versions: {versions_line}", "", summary, "",
+             header, "|---|---|---|---|---|---|"]
     for r in rows:
         store_cols = ("—", "—", "—") if r["store"] == "memory" else (
             f"{r['writes_per_report']:.3f}", f"{r['reads_per_report']:.3f}",
             f"{r['docs_read_per_report']:.3f}")
-        lines.append(f"| {r['store']} | {r['pruner']} | {r['report_us']:.1f} | "
-                     + " | ".join(store_cols) + " |")
-    lines += ["", "In memory a report appends to the running trial's document and, when a "
+        cells = [r["store"], r["pruner"], f"{r['report_us']:.1f}", *store_cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", ("In memory a report appends to the running trial's document and, when a "
               "decision is due, reads the incrementally maintained index of all trials' "
               "reports (no pass over the trials). On a store each report is one write of the "
               "running document, and a due decision one incremental read of the documents "
-              "changed since the worker's last read (never a rescan of the experiment)."]
+              "changed since the worker's last read (never a rescan of the experiment).")]
     (RESULTS / "pruning_overhead.md").write_text("\n".join(lines) + "\n")
 
 
