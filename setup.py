@@ -9,7 +9,7 @@ here = Path(__file__).parent
 version = re.search(r'__version__ = "([^"]+)"', (here / "hpo" / "__init__.py").read_text()).group(1)
 
 extras = {
-    "keras": ["keras>=3.0", "tensorflow-cpu>=2.16"],
+    "keras": ["keras>=3.5", "tensorflow-cpu>=2.16"],
     "mongo": ["pymongo>=4.0"],
     "plot": ["matplotlib>=3.5"],
     # `hpo dashboard`: the page draws with plotly.js, served from the plotly package.

@@ -237,7 +237,10 @@ class TemplateObjective:
         if self.clear_session and "keras" in sys.modules:
             # Free the previous trial's graph state (a kept best model stays usable). First,
             # so that layers built by placeholder arguments get names unique in this session.
-            sys.modules["keras"].backend.clear_session()
+            # Without Keras' forced full garbage collection: in a process with a large heap
+            # (a notebook, a test run) it costs seconds per trial, also for model functions
+            # that build no Keras model; Python's own collector frees the old models.
+            sys.modules["keras"].backend.clear_session(free_memory=False)
         if memo is not None:
             space = self.template.build_space()
             values = {label: space_eval(node, memo) for label, node in space.items()}

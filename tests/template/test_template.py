@@ -749,3 +749,26 @@ def test_minimize_accepts_hyperas_rseed_and_other_arguments():
                        rstate=np.random.default_rng(1))
     with pytest.raises(TemplateError, match="rseed must be a non-negative int, got rseed='1'"):
         optim.minimize(t, algo=rand.suggest, max_evals=2, rseed="1")
+
+
+def test_trials_reset_keras_names_without_forcing_a_full_garbage_collection(monkeypatch):
+    # A forced gc.collect() per trial costs seconds in a process with a large heap (a notebook,
+    # a test run), whatever the model function builds; the session reset alone is enough.
+    pytest.importorskip("keras")
+    import gc
+
+    collections = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a, **k: collections.append(a) or real_collect(*a, **k))
+    t = compile_template("""
+def model():
+    import keras
+    layer = keras.layers.Dense(<<choice([1, 2])>>)
+    return {"loss": float(layer.units), "status": "ok", "name": layer.name}
+""")
+    trials = Trials()
+    fmin(t.objective(), t.space, algo=rand.suggest, max_evals=3, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)
+    assert collections == []
+    # Every trial starts a fresh Keras session: its first Dense layer gets the first name.
+    assert [r["name"] for r in trials.results] == ["dense"] * 3
