@@ -402,12 +402,15 @@ TUNE_SPECS = [
     "levels=active,beam=8,predictor=ridge,features=path,k1=12",  # the first decomposition
     "levels=active,beam=24,predictor=ridge,features=onehot",
     "beam=8,predictor=ridge,features=onehot",
-    "beam=16,predictor=ridge,features=onehot",
     "beam=24,predictor=ridge,features=onehot",
-    "beam=32,predictor=ridge,features=onehot",
-    "beam=24,predictor=ridge,features=path",
-    "beam=24,predictor=ridge,features=pair",
-    "beam=24,predictor=mlp,features=onehot",
+    "beam=24,predictor=ridge,features=onehot,target=log",
+    "beam=24,predictor=ridge,features=path,l2=1,target=log",
+    "beam=16,predictor=ridge,features=pair,l2=1,target=log",
+    "beam=24,predictor=ridge,features=pair,l2=1,target=log",
+    "beam=32,predictor=ridge,features=pair,l2=1,target=log",
+    "beam=24,predictor=ridge,features=pair,l2=3,target=log",
+    "beam=24,predictor=ridge,features=pair,l2=1,target=log,beta=1.0",
+    "beam=24,predictor=mlp,features=pair,target=log",
 ]
 
 
