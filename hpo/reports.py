@@ -101,6 +101,10 @@ class ReportBoard:
     trial document read from memory or a store: only reports not seen yet are folded in).
     Also remembers what budget-driven searches need: the budget each trial ran with, whether
     it read it, and which trials were re-run at a larger budget (``misc["promoted_from"]``).
+
+    Documents of finished trials are folded in lazily, in the order they came, on the first
+    question or report after them: a record read only to be looked at (a dashboard,
+    ``hpo ls``) never pays for an index no pruner asks.
     """
 
     def __init__(self):
@@ -112,20 +116,68 @@ class ReportBoard:
         self._completed_at = {}   # step -> sorted losses of trials that completed (status ok)
         self._events = []         # ("add", tid, previous step, step, loss) / ("reset", tid)
         self._reached = {}        # resource -> [events read, {tid: loss}]
-        self.n_completed = 0      # finished with status ok
-        self.budget = {}          # tid -> the budget in its misc
-        self.bracket = {}         # tid -> the bracket in its misc
-        self.budget_results = {}  # budget -> {tid: loss}, finished ok trials that read it
-        self.promoted = set()     # tids whose configuration was re-run at a larger budget
-        self.n_reporting = 0      # trials with at least one report
+        self._n_completed = 0      # finished with status ok
+        self._budget = {}          # tid -> the budget in its misc
+        self._bracket = {}         # tid -> the bracket in its misc
+        self._budget_results = {}  # budget -> {tid: loss}, finished ok trials that read it
+        self._promoted = set()     # tids whose configuration was re-run at a larger budget
+        self._n_reporting = 0      # trials with at least one report
+        self._pending = []         # documents observed and not folded in yet, in order
+
+    def _fold(self):
+        """Fold in the documents observed since the last question."""
+        while self._pending:
+            pending, self._pending = self._pending, []
+            for doc in pending:
+                self._fold_doc(doc)
+
+    @property
+    def n_completed(self):
+        """How many trials finished with status ok."""
+        self._fold()
+        return self._n_completed
+
+    @property
+    def budget(self):
+        """``{tid: budget}`` from the trials' ``misc``."""
+        self._fold()
+        return self._budget
+
+    @property
+    def bracket(self):
+        """``{tid: bracket}`` from the trials' ``misc``."""
+        self._fold()
+        return self._bracket
+
+    @property
+    def budget_results(self):
+        """``{budget: {tid: loss}}`` of the trials that finished ok after reading their budget."""
+        self._fold()
+        return self._budget_results
+
+    @property
+    def promoted(self):
+        """The tids whose configuration was re-run at a larger budget."""
+        self._fold()
+        return self._promoted
+
+    @property
+    def n_reporting(self):
+        """How many trials reported at least once."""
+        self._fold()
+        return self._n_reporting
 
     # -- feeding ------------------------------------------------------------------------------
 
     def add(self, tid, step, loss):
         """One new report of trial ``tid`` (already checked by :func:`check_report`)."""
+        self._fold()
+        self._add(tid, step, loss)
+
+    def _add(self, tid, step, loss):
         reports = self._reports.setdefault(tid, [])
         if not reports:
-            self.n_reporting += 1
+            self._n_reporting += 1
         previous = reports[-1][0] if reports else None
         reports.append((step, loss))
         self._best[tid] = min(loss, self._best.get(tid, loss))
@@ -135,30 +187,38 @@ class ReportBoard:
 
     def observe_own(self, tid, step, loss, attempt=None):
         """A report of a trial running in this process (``attempt``: its reservation)."""
+        self._fold()
         if attempt != self._attempt.get(tid, attempt):
             self._reset(tid)
         self._attempt[tid] = attempt
-        self.add(tid, step, loss)
+        self._add(tid, step, loss)
 
     def _reset(self, tid):
         """Forget the reports of ``tid`` (its trial was started again by another attempt)."""
         reports = self._reports.pop(tid, [])
         self._best.pop(tid, None)
-        self.n_reporting -= bool(reports)
+        self._n_reporting -= bool(reports)
         for step, _ in reports:
             self._at_step.get(step, {}).pop(tid, None)
         self._events.append(("reset", tid))
 
     def observe(self, doc):
-        """Fold in what ``doc`` (a trial document) says that was not seen yet."""
+        """Fold in what ``doc`` (a trial document) says that was not seen yet: at once for an
+        unfinished trial (its document changes as it reports), before the next question for a
+        finished one."""
+        self._pending.append(doc)
+        if doc.get("state") not in (2, 3):  # DONE, ERROR: hpo.base's job states
+            self._fold()
+
+    def _fold_doc(self, doc):
         tid = doc["tid"]
         misc = doc.get("misc") or {}
         if misc.get("budget") is not None:
-            self.budget[tid] = misc["budget"]
+            self._budget[tid] = misc["budget"]
         if misc.get("bracket") is not None:
-            self.bracket[tid] = misc["bracket"]
+            self._bracket[tid] = misc["bracket"]
         if misc.get("promoted_from") is not None:
-            self.promoted.add(misc["promoted_from"])
+            self._promoted.add(misc["promoted_from"])
         result = doc.get("result") or {}
         intermediate = result.get(INTERMEDIATE) or []
         attempt = doc.get("attempt")
@@ -168,48 +228,58 @@ class ReportBoard:
             known = []
         self._attempt[tid] = attempt
         for step, loss in intermediate[len(known):]:
-            self.add(tid, int(step), float(loss))
+            self._add(tid, int(step), float(loss))
         if doc.get("state") in (2, 3):  # DONE, ERROR: hpo.base's job states
-            self.finish(tid, result.get("status") if doc["state"] == 2 else "fail",
+            self._finish(tid, result.get("status") if doc["state"] == 2 else "fail",
                         result.get("loss"), result.get(BUDGET))
 
     def finish(self, tid, status, loss=None, budget=None):
         """Trial ``tid`` finished with ``status``; ``budget`` when it read its budget."""
+        self._fold()
+        self._finish(tid, status, loss, budget)
+
+    def _finish(self, tid, status, loss=None, budget=None):
         if self._status.get(tid) not in (None, "running"):
             return
         self._status[tid] = status
         if status == "ok":
-            self.n_completed += 1
+            self._n_completed += 1
             for step, value in self._reports.get(tid, ()):
                 bisect.insort(self._completed_at.setdefault(step, []), value)
             if budget is not None and loss is not None:
-                self.budget_results.setdefault(budget, {})[tid] = float(loss)
+                self._budget_results.setdefault(budget, {})[tid] = float(loss)
 
     # -- reading ------------------------------------------------------------------------------
 
     def reports(self, tid):
         """The ``(step, loss)`` reports of ``tid`` so far."""
+        self._fold()
         return list(self._reports.get(tid, ()))
 
     def best(self, tid):
         """The lowest loss ``tid`` reported so far (None before its first report)."""
+        self._fold()
         return self._best.get(tid)
 
     def previous_step(self, tid):
         """The step of the report before ``tid``'s last one (None when it has fewer than two)."""
+        self._fold()
         reports = self._reports.get(tid, ())
         return reports[-2][0] if len(reports) >= 2 else None
 
     def completed_at(self, step):
         """The sorted losses at ``step`` of the trials that completed with status ok."""
+        self._fold()
         return self._completed_at.get(step, [])
 
     def status(self, tid):
         """``"running"``, the status its result finished with, or None when unknown."""
+        self._fold()
         return self._status.get(tid)
 
     def at_step(self, step):
         """``{tid: loss}`` of the trials that reported exactly at ``step``."""
+        self._fold()
         return self._at_step.get(step, {})
 
     def reached(self, resource):
@@ -218,6 +288,7 @@ class ReportBoard:
 
         Maintained incrementally: each call reads only the reports added since the last one.
         """
+        self._fold()
         entry = self._reached.setdefault(resource, [0, {}])
         seen, table = entry
         for event in self._events[seen:]:

@@ -53,3 +53,20 @@ def test_budgets_brackets_and_promotions_are_read_from_misc():
     board.observe({"tid": 5, "state": 2, "misc": {"budget": 3},
                    "result": {"status": "ok", "loss": 0.4, "budget": 3}})
     assert board.budget_results == {3: {5: 0.4}}
+
+
+def test_finished_documents_are_indexed_at_the_first_question_not_when_read(monkeypatch):
+    # A record read only to be looked at (a dashboard over 10,000 trials) must not pay for
+    # indexing every report; a pruner's first question folds them in, in order.
+    folded = []
+    real = ReportBoard._add
+    monkeypatch.setattr(ReportBoard, "_add", lambda self, *args: folded.append(args) or real(self, *args))
+    board = ReportBoard()
+    for tid, loss in enumerate([0.3, 0.1, 0.2]):
+        board.observe({"tid": tid, "state": 2, "attempt": 1, "misc": {},
+                       "result": {"status": "ok", "loss": loss, "intermediate": [[1, loss + 1], [2, loss]]}})
+    assert folded == []
+    assert board.n_completed == 3 and board.completed_at(2) == [0.1, 0.2, 0.3]
+    assert len(folded) == 6
+    board.observe(running(3, [[1, 1.0]]))  # a running trial's document is folded in at once
+    assert len(folded) == 7 and board.reports(3) == [(1, 1.0)]
