@@ -179,3 +179,47 @@ def waits_for_release(params):
     while not os.path.exists(path):
         time.sleep(0.02)
     return params["x"]
+
+
+def journal_counts(path):
+    """``(finished, recorded)`` trials in the ``trials_save_file`` journal at ``path``."""
+    import json
+
+    from hpo import JOB_STATE_DONE
+
+    if not os.path.exists(path):
+        return 0, 0
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")[1:]
+    done, recorded = set(), set()
+    for line in lines:
+        try:
+            doc = json.loads(line).get("doc")
+        except ValueError:
+            continue  # a torn last line
+        if doc:
+            recorded.add(doc["tid"])
+            if doc["state"] == JOB_STATE_DONE:
+                done.add(doc["tid"])
+    return len(done), len(recorded)
+
+
+def kill_driver_at(script, path, finished, timeout, env):
+    """Run ``script path finished`` (a driver whose trial after ``finished`` never ends), wait
+    until the journal at ``path`` holds ``finished`` done trials and the next one, then SIGKILL
+    the driver; fail with its stderr if it ended on its own."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, str(script), path, str(finished)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: journal_counts(path) >= (finished, finished + 1) or proc.poll() is not None,
+                   timeout, f"{finished} finished trials and the next one in the journal")
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,7 +16,11 @@ pytest.importorskip("keras")
 pytest.importorskip("sklearn")
 
 from oneshot_support import digits, tiny_cells
-from worker_support import python_path, wait_until, worker_env
+from worker_support import (
+    kill_driver_at,
+    python_path,
+    worker_env,
+)
 
 from hpo import JOB_STATE_DONE, fmin
 from hpo.nas import enas
@@ -59,42 +60,11 @@ DRIVER = textwrap.dedent("""
 """.replace("STEPS", str(STEPS)))
 
 
-def journal_counts(path):
-    """``(finished, recorded)`` trials in the journal at ``path``."""
-    if not os.path.exists(path):
-        return 0, 0
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")[1:]
-    done, recorded = set(), set()
-    for line in lines:
-        try:
-            doc = json.loads(line).get("doc")
-        except ValueError:
-            continue  # a torn last line
-        if doc:
-            recorded.add(doc["tid"])
-            if doc["state"] == JOB_STATE_DONE:
-                done.add(doc["tid"])
-    return len(done), len(recorded)
-
-
 def test_an_enas_search_killed_with_sigkill_resumes_from_the_saved_supernet_and_controller(tmp_path):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     path = str(tmp_path / "search.jsonl")
-    proc = subprocess.Popen([sys.executable, str(script), path, "6"], env=worker_env(path=python_path(HERE)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until(lambda: journal_counts(path) >= (6, 7) or proc.poll() is not None, 150,
-                   "6 finished trials and a running one in the journal")
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+    kill_driver_at(script, path, 6, 150, worker_env(path=python_path(HERE)))
 
     before = load_trials(path)
     saved = Supernet(tiny_cells())

@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 from pnas_support import MultisetPrior, toy_objective, toy_space
 from worker_support import (
+    journal_counts,
+    kill_driver_at,
     python_path,
     start_worker,
     stop_processes,
@@ -137,44 +136,11 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def journal_counts(path):
-    """``(finished, recorded)`` trials in the journal at ``path``."""
-    if not os.path.exists(path):
-        return 0, 0
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")[1:]
-    done, recorded = set(), set()
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a torn last line
-        doc = record.get("doc")
-        if doc:
-            recorded.add(doc["tid"])
-            if doc["state"] == JOB_STATE_DONE:
-                done.add(doc["tid"])
-    return len(done), len(recorded)
-
-
 def test_a_search_killed_with_sigkill_resumes_to_max_evals_without_repeats(tmp_path):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     path = str(tmp_path / "search.jsonl")
-    proc = subprocess.Popen([sys.executable, str(script), path, "12"], env=worker_env(path=python_path(HERE)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        # 12 trials finished and the 13th, whose objective never returns, queued.
-        wait_until(lambda: journal_counts(path) >= (12, 13) or proc.poll() is not None, 120,
-                   "12 finished trials and a queued one in the journal")
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+    kill_driver_at(script, path, 12, 120, worker_env(path=python_path(HERE)))
     before = load_trials(path)
     assert journal_counts(path)[0] == 12 and len(before) > 12  # queued ones come back NEW
     assert pnas.STATE_PREFIX + "v" in before.attachments
