@@ -94,6 +94,16 @@ def check_report(step, loss, previous_step=None):
     return step, loss
 
 
+def _folded(name, doc):
+    """A read-only attribute of :class:`ReportBoard` that folds pending documents in first."""
+
+    def get(board):
+        board._fold()
+        return getattr(board, name)
+
+    return property(get, doc=doc)
+
+
 class ReportBoard:
     """The reports of all trials of one record, indexed for pruners; updated incrementally.
 
@@ -131,41 +141,13 @@ class ReportBoard:
             for doc in pending:
                 self._fold_doc(doc)
 
-    @property
-    def n_completed(self):
-        """How many trials finished with status ok."""
-        self._fold()
-        return self._n_completed
-
-    @property
-    def budget(self):
-        """``{tid: budget}`` from the trials' ``misc``."""
-        self._fold()
-        return self._budget
-
-    @property
-    def bracket(self):
-        """``{tid: bracket}`` from the trials' ``misc``."""
-        self._fold()
-        return self._bracket
-
-    @property
-    def budget_results(self):
-        """``{budget: {tid: loss}}`` of the trials that finished ok after reading their budget."""
-        self._fold()
-        return self._budget_results
-
-    @property
-    def promoted(self):
-        """The tids whose configuration was re-run at a larger budget."""
-        self._fold()
-        return self._promoted
-
-    @property
-    def n_reporting(self):
-        """How many trials reported at least once."""
-        self._fold()
-        return self._n_reporting
+    n_completed = _folded("_n_completed", "How many trials finished with status ok.")
+    budget = _folded("_budget", "``{tid: budget}`` from the trials' ``misc``.")
+    bracket = _folded("_bracket", "``{tid: bracket}`` from the trials' ``misc``.")
+    budget_results = _folded("_budget_results", "``{budget: {tid: loss}}`` of the trials that "
+                             "finished ok after reading their budget.")
+    promoted = _folded("_promoted", "The tids whose configuration was re-run at a larger budget.")
+    n_reporting = _folded("_n_reporting", "How many trials reported at least once.")
 
     # -- feeding ------------------------------------------------------------------------------
 
