@@ -49,14 +49,14 @@ def fit_members(X, y, masks, token_dim, hidden, epochs, learning_rate, l2, seed)
             name=f"dense_{i}")(state))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=["mse"] * m)
-    # One epoch of ``epochs`` full batches (the data repeated, never shuffled): Keras' per-epoch
-    # overhead would cost more than these tiny steps. Each head sees only its fold: its loss
-    # is weighted by the fold's mask.
-    repeated = np.tile(tokens, (epochs, 1, 1))
-    targets = [np.tile(y.astype("float32"), epochs)] * m
-    weights = [np.tile(mask.astype("float32"), epochs) for mask in masks]
-    model.fit(repeated, targets, sample_weight=weights, batch_size=len(y), epochs=1,
-              shuffle=False, verbose=0)
+    # ``epochs`` full-batch steps through the compiled train step: fit's per-epoch overhead
+    # would cost more than these tiny steps, and repeating the data for one long epoch would
+    # hold ``epochs`` copies of it. Each head sees only its fold: its loss is weighted by the
+    # fold's mask.
+    targets = [y.astype("float32")] * m
+    weights = [mask.astype("float32") for mask in masks]
+    for _ in range(epochs):
+        model.train_on_batch(tokens, targets, sample_weight=weights)
     members = []
     for i in range(m):
         kernel, recurrent, bias = model.get_layer(f"lstm_{i}").get_weights()
