@@ -408,7 +408,7 @@ def main(argv=None):
         pnas_levels = [r["levels"] for r in runs if r["method"] == "pnas"]
         args.pnas_levels = ", ".join(sorted({" + ".join(str(run.count(lv)) for lv in sorted(set(run)))
                                               for run in pnas_levels})) or "none yet"
-        settings = {k: v for k, v in vars(args).items() if k != "render"}
+        settings = {k: v for k, v in vars(args).items() if k not in ("render", "cache_dir")}
         write_results(args.name, {"args": settings, "runs": runs, "summary": summary},
                       markdown(summary, args))
         return summary

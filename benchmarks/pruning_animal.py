@@ -205,7 +205,7 @@ def main(argv=None):
     def publish():
         runs = [r for s in range(args.seeds) for m in METHODS if (r := cached(m, s))]
         summary = summarize(runs)
-        write_results(args.name, {"args": {k: v for k, v in vars(args).items() if k != "render"},
+        write_results(args.name, {"args": {k: v for k, v in vars(args).items() if k not in ("render", "cache_dir")},
                                   "runs": runs, "summary": summary}, markdown(summary, args))
         return summary
 
