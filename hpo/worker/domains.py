@@ -53,7 +53,8 @@ class DomainCache:
         """The hash of the domain ``doc`` runs with: its own, else its experiment's current one.
 
         A trial inserted before any domain was stored waits for one (polling every ``poll``
-        seconds at most) until the ``stop`` event is set; then None.
+        seconds at most) until ``stop`` (anything with ``wait(timeout) -> bool``, such as a
+        ``threading.Event`` or a :class:`~hpo.worker.stopping.GracefulStop`) says stop; then None.
         """
         sha = doc.get("domain_sha256")
         if sha:

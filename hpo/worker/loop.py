@@ -115,9 +115,9 @@ class Worker:
         self._registered_at = 0.0
         self.jobs_done = 0
 
-    def request_stop(self, signum=None, frame=None):
+    def request_stop(self):
         """Ask the worker to stop (see :class:`~hpo.worker.stopping.GracefulStop`)."""
-        self.stopping.request(signum, frame)
+        self.stopping.request()
 
     def install_signal_handlers(self):
         """SIGTERM and SIGINT stop the worker gracefully."""
@@ -205,7 +205,7 @@ class Worker:
         with Heartbeat(self.store, doc, self.worker_id, self.heartbeat_every,
                        on_beat=self._register):
             try:
-                domain = self.domains.get(doc, stop=self.stopping.event)
+                domain = self.domains.get(doc, stop=self.stopping)
             except (PayloadVerificationError, DomainLoadError) as e:
                 domain, unusable = None, e
             if domain is not None:
@@ -221,7 +221,7 @@ class Worker:
         state, result, misc_update = outcome
         if state is None:
             self._release(doc, f"interrupted ({result})")
-            self.stopping.event.set()
+            self.stopping.request()
             return True
         written = self._finish(doc, state, result, misc_update)
         elapsed = time.monotonic() - start

@@ -22,6 +22,9 @@ import signal
 import threading
 import time
 
+# How soon a wait notices a stop that came by signal (see GracefulStop.wait).
+SIGNAL_POLL = 0.05
+
 
 class WorkerTerminated(BaseException):
     """Raised in the objective when the worker must stop (a stop request after the grace).
@@ -31,37 +34,60 @@ class WorkerTerminated(BaseException):
 
 
 class GracefulStop:
-    """Stop requests and the grace a running trial gets after the first one."""
+    """Stop requests and the grace a running trial gets after the first one.
+
+    A signal handler runs in the main thread between two bytecodes, possibly while that
+    thread holds the lock inside ``threading.Event.wait``; setting an event there would
+    deadlock the worker. So a signal only sets a plain attribute, and :meth:`wait` looks at it
+    every ``SIGNAL_POLL`` seconds; stops requested from code (any thread) also set ``event``.
+    """
 
     def __init__(self, term_grace):
         if not isinstance(term_grace, (int, float)) or term_grace < 0:
             raise ValueError(f"term_grace must be a number of seconds >= 0, got {term_grace!r}")
         self.term_grace = float(term_grace)
         self.event = threading.Event()
+        self.signalled = False
         self.requested_at = None
         self._running = False
         self._alarm_handler_before = None  # set while the grace timer is armed
 
     @property
     def requested(self):
-        return self.event.is_set()
+        return self.signalled or self.event.is_set()
 
     def wait(self, timeout):
         """Sleep up to ``timeout`` seconds, waking early on a stop request; True if stopping."""
-        return self.event.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while not self.requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.event.wait(min(left, SIGNAL_POLL))
+        return True
 
-    def request(self, signum=None, frame=None):
-        """Ask the worker to stop (the SIGTERM/SIGINT handler)."""
-        if not self.event.is_set():
-            self.requested_at = time.monotonic()
+    def request(self):
+        """Ask the worker to stop, from code in any thread (not from a signal handler)."""
+        self._note_request()
         self.event.set()
         if self._running:
-            self._arm(f"signal {signum}" if signum is not None else "stop requested")
+            self._arm("stop requested")
+
+    def on_signal(self, signum, frame):
+        """The SIGTERM/SIGINT handler: takes no lock (see the class docstring)."""
+        self._note_request()
+        self.signalled = True
+        if self._running:
+            self._arm(f"signal {signum}")
 
     def install(self):
         """Make SIGTERM and SIGINT (Ctrl-C) request a graceful stop."""
-        signal.signal(signal.SIGTERM, self.request)
-        signal.signal(signal.SIGINT, self.request)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+
+    def _note_request(self):
+        if self.requested_at is None:
+            self.requested_at = time.monotonic()
 
     @contextlib.contextmanager
     def trial_running(self):
@@ -70,7 +96,7 @@ class GracefulStop:
         try:
             # A stop that came after the reservation but before the objective started still
             # leaves the trial its grace: to the store and the user it was already running.
-            if self.event.is_set():
+            if self.requested:
                 self._arm("stop requested before the trial started")
             yield
         finally:

@@ -145,7 +145,7 @@ def test_stop_between_reservation_and_objective_keeps_the_grace(sqlite_url, grac
     worker = Worker(sqlite_url, exp_key="e", term_grace=grace)
     doc = worker.store.reserve(worker.worker_id, "e")
     alarm_handler = signal.getsignal(signal.SIGALRM)
-    worker.request_stop(signal.SIGTERM)
+    worker.stopping.on_signal(signal.SIGTERM, None)
     assert worker.run_trial(doc) is True
     assert states(trials) == {state: 1}
     assert signal.getsignal(signal.SIGALRM) is alarm_handler  # the grace timer was given back
