@@ -257,7 +257,9 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         it is queued and as it finishes, at a constant cost per trial; when the file exists
         the search resumes from it, and a file of another search space is refused.
     n_workers : with store-backed trials (``StoreTrials("sqlite:///exp.db")``), start this many
-        local worker processes for the duration of the search.
+        local worker processes for the duration of the search. An objective that must run in
+        one process declares ``max_workers = 1`` (and ``max_workers_reason``); a larger
+        ``n_workers`` is refused before any worker starts.
     executor : where trials are evaluated (:mod:`hpo.executors`); by default in this process
         for in-memory trials, and by workers through the store for store-backed trials.
     allow_trials_fmin : accepted for Hyperopt compatibility; every search runs the same loop,
@@ -293,6 +295,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
             f"n_workers={n_workers!r} needs store-backed trials, e.g. "
             f"trials=StoreTrials('sqlite:///search.db'); in-memory Trials run in this process"
         )
+    _check_worker_limit(fn, n_workers)
     if pruner is not None and not isinstance(pruner, Pruner):
         raise InvalidFminArgument(
             f"pruner={_short_repr(pruner)} is not a pruner; use one of hpo.pruners "
@@ -314,6 +317,22 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         points_to_evaluate=points_to_evaluate if len(trials) == 0 else None, pruner=pruner,
     ).run()
     return _result(trials, domain, return_argmin)
+
+
+def _check_worker_limit(fn, n_workers):
+    """Refuse more local workers than the objective declares it can run in.
+
+    An objective that keeps state in its process (a supernet, an open device) says so with
+    ``max_workers`` (an int) and ``max_workers_reason`` (why); fmin refuses a larger
+    ``n_workers`` before any worker starts instead of failing inside a trial.
+    """
+    limit = getattr(fn, "max_workers", None)
+    if limit is None or n_workers in (None, 0) or n_workers <= limit:
+        return
+    reason = getattr(fn, "max_workers_reason", None) or "it says so with max_workers"
+    raise InvalidFminArgument(
+        f"n_workers={n_workers!r} is more than the objective {_short_repr(fn)} can run in "
+        f"(max_workers={limit}): {reason}")
 
 
 def _result(trials, domain, return_argmin):

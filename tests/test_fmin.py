@@ -316,6 +316,32 @@ def test_bad_fmin_arguments_raise(name, kwargs, message):
         run(**kwargs)
 
 
+class OneProcessObjective:
+    """An objective that keeps state in its process and says so."""
+
+    max_workers = 1
+    max_workers_reason = "it keeps a model in memory"
+
+    def __call__(self, x):
+        return (x - 1.0) ** 2
+
+
+def test_n_workers_above_the_objective_limit_is_refused_before_any_worker_starts(sqlite_url):
+    from hpo.stores import StoreTrials
+
+    trials = StoreTrials(sqlite_url, exp_key="one")
+    with pytest.raises(InvalidFminArgument,
+                       match=r"n_workers=2 is more than the objective .* can run in "
+                             r"\(max_workers=1\): it keeps a model in memory"):
+        fmin(OneProcessObjective(), hp.uniform("x", -3, 3), algo=rand.suggest, max_evals=3,
+             trials=trials, n_workers=2, show_progressbar=False)
+    assert len(trials) == 0 and trials.store.live_workers("one", 60.0) == []
+    # Within the limit the search runs.
+    fmin(OneProcessObjective(), hp.uniform("x", -3, 3), algo=rand.suggest, max_evals=3,
+         trials=trials, n_workers=1, show_progressbar=False, rstate=np.random.default_rng(0))
+    assert len(trials) == 3
+
+
 def test_points_to_evaluate_with_unknown_label():
     with pytest.raises(InvalidSpaceAssignment, match="points_to_evaluate\\[0\\] has labels that are not in the space: \\['z'\\]"):
         run(points_to_evaluate=[{"x": 1.0, "c": 0, "z": 3}])

@@ -23,6 +23,7 @@ from worker_support import (
 )
 
 from hpo import JOB_STATE_DONE, fmin
+from hpo.exceptions import InvalidFminArgument
 from hpo.nas import enas
 from hpo.nas.oneshot import SUPERNET_PREFIX, SharedWeightsObjective, Supernet
 from hpo.stores import StoreTrials
@@ -89,13 +90,26 @@ def test_an_enas_search_killed_with_sigkill_resumes_from_the_saved_supernet_and_
     assert after["logits"] != controller["logits"]
 
 
-def test_two_workers_sharing_one_supernet_are_refused(sqlite_url):
+def test_two_local_workers_sharing_one_supernet_are_refused_before_any_starts(sqlite_url):
     x, y, xv, yv = digits()[:4]
     objective = SharedWeightsObjective(x, y, xv, yv, train_steps=1, batch_size=32)
     trials = StoreTrials(sqlite_url, exp_key="oneshot")
-    with pytest.raises(WorkerTrialError, match="holds one supernet in one process.*n_workers=1"):
+    with pytest.raises(InvalidFminArgument,
+                       match=r"n_workers=2 .*max_workers=1.*holds one supernet in one process.*n_workers=1"):
         fmin(objective, {"cell": tiny_cells()}, algo=enas.suggest, max_evals=20, trials=trials,
              n_workers=2, show_progressbar=False)
+    assert len(trials) == 0 and trials.store.live_workers("oneshot", 60.0) == []
+
+
+def test_a_second_worker_started_by_hand_is_refused_inside_the_trial(sqlite_url):
+    x, y, xv, yv = digits()[:4]
+    objective = SharedWeightsObjective(x, y, xv, yv, train_steps=1, batch_size=32)
+    trials = StoreTrials(sqlite_url, exp_key="oneshot")
+    trials.store.register_worker("elsewhere:1:abc", {"host": "elsewhere", "pid": 1, "exp_key": "oneshot",
+                                                     "jobs_done": 0})
+    with pytest.raises(WorkerTrialError, match="holds one supernet in one process.*n_workers=1"):
+        fmin(objective, {"cell": tiny_cells()}, algo=enas.suggest, max_evals=20, trials=trials,
+             n_workers=1, show_progressbar=False)
 
 
 def test_one_worker_runs_the_search_and_saves_the_supernet_in_the_store(sqlite_url):

@@ -70,9 +70,10 @@ class SharedWeightsObjective:
     continues from the last saved supernet.
 
     The supernet lives in the process that runs the trials. Several workers would each
-    train their own copy and overwrite each other's saved weights, so with store-backed
-    trials the objective raises :class:`SupernetSharingError` when another worker serves the
-    experiment: use ``n_workers=1`` (or one ``hpo-worker``).
+    train their own copy and overwrite each other's saved weights, so the objective declares
+    ``max_workers = 1`` (``fmin(n_workers=2)`` is refused before any worker starts) and, for
+    ``hpo-worker`` processes started by hand, raises :class:`SupernetSharingError` in a trial
+    when another worker serves the experiment: use ``n_workers=1`` (or one ``hpo-worker``).
 
     ``supernet`` (optional) is a :class:`~hpo.nas.oneshot.Supernet` to use; its block count
     must be the space's. ``seed`` fixes the supernet's initial weights and the minibatches.
@@ -85,6 +86,10 @@ class SharedWeightsObjective:
     """
 
     fmin_pass_expr_memo_ctrl = True
+    max_workers = 1
+    max_workers_reason = ("the objective holds one supernet in one process; several workers "
+                          "would each train their own copy and overwrite the others' saved "
+                          "weights. Run the search with n_workers=1 (or one hpo-worker)")
 
     def __init__(self, x_train, y_train, x_val, y_val, train_steps=50, batch_size=64, learning_rate=2e-3,
                  save_every=10, eval_batch_size=256, seed=0, supernet=None):
