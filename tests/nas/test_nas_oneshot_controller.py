@@ -76,9 +76,13 @@ def test_same_history_and_seed_give_the_same_children_and_other_params_come_from
 
 def test_bad_options_and_a_space_without_a_cell_parameter_are_refused():
     domain = Domain(lambda p: 0.0, {"x": hp.uniform("x", 0, 1)})
-    for algo in (enas.suggest, nasnet.suggest, oneshot_random.suggest):
+    for algo in (enas.suggest, oneshot_random.suggest):
         with pytest.raises(ValueError, match="exactly one nas.space.cells parameter"):
             algo([0], domain, Trials(), seed=0)
+    # nasnet also runs on spaces of choices, but not on a continuous parameter.
+    with pytest.raises(ValueError, match="without a nas.space.cells parameter needs every parameter "
+                                         "to be an hp.choice or hp.randint; 'x' is uniform"):
+        nasnet.suggest([0], domain, Trials(), seed=0)
     cells = Domain(lambda p: 0.0, {"cell": tiny_cells()})
     with pytest.raises(ValueError, match="baseline_decay"):
         enas.suggest([0], cells, Trials(), seed=0, baseline_decay=1.0)

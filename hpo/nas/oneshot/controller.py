@@ -51,12 +51,46 @@ def _softmax(z):
     return e / e.sum()
 
 
-class Policy:
+class FactorizedSoftmax:
+    """Independent softmax distributions, one per decision; ``logits`` is a list of float
+    arrays. A sample is a list of codes (one index per decision)."""
+
+    def __init__(self, logits):
+        self.logits = [np.asarray(z, dtype=float) for z in logits]
+
+    def sample_codes(self, rng, temperature=1):
+        return [int(rng.choice(len(z), p=_softmax(z / temperature))) for z in self.logits]
+
+    def log_prob_codes(self, codes):
+        return float(sum(np.log(_softmax(z)[c]) for z, c in zip(self.logits, codes)))
+
+    def entropy(self):
+        """The sum of the distributions' entropies (nats)."""
+        total = 0.0
+        for z in self.logits:
+            p = _softmax(z)
+            total -= float((p * np.log(p)).sum())
+        return total
+
+    def update_codes(self, codes, advantage, learning_rate, entropy_weight):
+        """One REINFORCE step for ``codes`` with ``advantage = R - baseline``."""
+        for z, code in zip(self.logits, codes):
+            p = _softmax(z)
+            grad = -advantage * p
+            grad[code] += advantage
+            logp = np.log(p)
+            h = -(p * logp).sum()
+            grad += entropy_weight * (-p * (logp + h))
+            z += learning_rate * grad
+
+
+class Policy(FactorizedSoftmax):
     """The factorized softmax policy over cells of ``blocks`` blocks (see the module
     docstring); ``logits`` is a list of ``4 * blocks`` float arrays."""
 
     def __init__(self, prior, logits):
-        self.prior, self.logits = prior, [np.asarray(z, dtype=float) for z in logits]
+        super().__init__(logits)
+        self.prior = prior
 
     @classmethod
     def initial(cls, prior):
@@ -67,10 +101,17 @@ class Policy:
             logits += [np.zeros(n_in), np.zeros(len(prior.op_names))] * 2
         return cls(prior, logits)
 
+    def with_logits(self, logits):
+        return type(self)(self.prior, logits)
+
+    def identity(self):
+        """What the logits' shapes depend on (checked when a stored state is loaded)."""
+        return self.prior.identity()
+
     def sample(self, rng):
         """Actions ``[[input1, op1, input2, op2] per block]`` (inputs as cell inputs: negative
         for previous cells, block numbers otherwise; ops as indices)."""
-        flat = [int(rng.choice(len(z), p=_softmax(z))) for z in self.logits]
+        flat = self.sample_codes(rng)
         return [self._block(flat[4 * b:4 * b + 4]) for b in range(self.prior.max_blocks)]
 
     def _block(self, codes):
@@ -90,26 +131,11 @@ class Policy:
 
     def log_prob(self, actions):
         """The log-probability of ``actions``."""
-        return float(sum(np.log(_softmax(z)[c]) for z, c in zip(self.logits, self._codes(actions))))
-
-    def entropy(self):
-        """The sum of the distributions' entropies (nats)."""
-        total = 0.0
-        for z in self.logits:
-            p = _softmax(z)
-            total -= float((p * np.log(p)).sum())
-        return total
+        return self.log_prob_codes(self._codes(actions))
 
     def update(self, actions, advantage, learning_rate, entropy_weight):
         """One REINFORCE step for ``actions`` with ``advantage = R - baseline``."""
-        for z, code in zip(self.logits, self._codes(actions)):
-            p = _softmax(z)
-            grad = -advantage * p
-            grad[code] += advantage
-            logp = np.log(p)
-            h = -(p * logp).sum()
-            grad += entropy_weight * (-p * (logp + h))
-            z += learning_rate * grad
+        self.update_codes(self._codes(actions), advantage, learning_rate, entropy_weight)
 
     def cell(self, actions):
         """The Cell of ``actions``."""
@@ -146,20 +172,37 @@ class ControllerState:
 
     def to_bytes(self):
         return json.dumps({"version": _STATE_VERSION, "options": self.options, "baseline": self.baseline,
-                           "learned": sorted(self.learned), "identity": self.policy.prior.identity(),
+                           "learned": sorted(self.learned), "identity": self.policy.identity(),
                            "logits": [z.tolist() for z in self.policy.logits]}).encode()
 
     @classmethod
-    def from_bytes(cls, data, prior, options):
-        """The stored state, or None when it was made with other options or another space."""
+    def from_bytes(cls, data, initial, options):
+        """The stored state, or None when it was made with other options or for another space
+        than ``initial`` (the uniform policy of this space)."""
         meta = json.loads(bytes(data).decode())
         if meta.get("version") != _STATE_VERSION or meta.get("options") != options \
-                or meta.get("identity") != prior.identity():
+                or meta.get("identity") != json.loads(json.dumps(initial.identity())):
             return None
-        policy = Policy(prior, meta["logits"])
-        if [len(z) for z in policy.logits] != [len(z) for z in Policy.initial(prior).logits]:
+        policy = initial.with_logits(meta["logits"])
+        if [len(z) for z in policy.logits] != [len(z) for z in initial.logits]:
             return None
         return cls(policy, meta["baseline"], set(meta["learned"]), options)
+
+    @classmethod
+    def load(cls, trials, key, initial, options):
+        """The state stored under ``key``, or a fresh one with the ``initial`` policy."""
+        stored = trials.attachments.get(key) if hasattr(trials.attachments, "get") else None
+        state = cls.from_bytes(stored, initial, options) if stored else None
+        return state if state is not None else cls(initial, None, set(), options)
+
+    def reinforce(self, actions, reward, update):
+        """One REINFORCE step (``update(actions, advantage, lr, entropy_weight)``) against the
+        moving-average baseline, then the baseline moves towards ``reward``."""
+        if self.baseline is None:
+            self.baseline = reward
+        update(actions, reward - self.baseline, self.options["learning_rate"], self.options["entropy_weight"])
+        decay = self.options["baseline_decay"]
+        self.baseline = decay * self.baseline + (1 - decay) * reward
 
 
 def learn(state, trials, spec, misc_key):
@@ -180,12 +223,7 @@ def learn(state, trials, spec, misc_key):
                 continue  # not a cell of this space (another algorithm's malformed value)
             if len(actions) != spec.prior.max_blocks:
                 continue  # a cell of fewer blocks is no action of this policy
-        if state.baseline is None:
-            state.baseline = reward
-        advantage = reward - state.baseline
-        state.policy.update(actions, advantage, state.options["learning_rate"], state.options["entropy_weight"])
-        decay = state.options["baseline_decay"]
-        state.baseline = decay * state.baseline + (1 - decay) * reward
+        state.reinforce(actions, reward, state.policy.update)
         n += 1
     return n
 
@@ -198,10 +236,7 @@ def controller_suggest(prefix, misc_key, new_ids, domain, trials, seed, options,
     if len(new_ids) == 0:
         return []
     key = prefix + spec.label
-    stored = trials.attachments.get(key) if hasattr(trials.attachments, "get") else None
-    state = ControllerState.from_bytes(stored, spec.prior, options) if stored else None
-    if state is None:
-        state = ControllerState(Policy.initial(spec.prior), None, set(), options)
+    state = ControllerState.load(trials, key, Policy.initial(spec.prior), options)
     n = learn(state, trials, spec, misc_key)
     if n:
         logger.info("%s%s: %d REINFORCE updates, baseline %.4f, policy entropy %.3f", prefix, spec.label, n,
