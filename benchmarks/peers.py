@@ -7,6 +7,8 @@ arguments, regularized evolution as its arguments), e.g. ``hpo-tpe:n_startup_job
 =========================  ==================================================================
 hpo-tpe, hpo-anneal,       ``hpo.fmin`` with ``tpe`` / ``anneal`` / ``rand.suggest``
 hpo-rand
+hpo-nasnet                 ``hpo.fmin`` with ``nas.nasnet.suggest`` (its REINFORCE controller
+                           over the space's choices; NAS-Bench-201)
 hyperopt-tpe,              ``hyperopt.fmin`` (0.3) with ``tpe`` / ``anneal``
 hyperopt-anneal
 optuna-tpe, optuna-gp,     Optuna's ``TPESampler()``, ``GPSampler()`` (needs torch),
@@ -65,10 +67,11 @@ def run(spec, task, objective, seed, n_evals):
 
 
 def _hpo(algo_name, task, objective, seed, n_evals, options):
-    import hpo
+    import importlib
+
     from hpo import Trials, fmin
 
-    algo = getattr(hpo, algo_name).suggest
+    algo = importlib.import_module(f"hpo.{algo_name}").suggest
     fmin(lambda p: objective(flatten(p)), task.hpo_space(), algo=partial(algo, **options),
          max_evals=n_evals, trials=Trials(), rstate=np.random.default_rng(seed), show_progressbar=False)
 
@@ -146,6 +149,7 @@ RUNNERS = {
     "hpo-tpe": partial(_hpo, "tpe"),
     "hpo-anneal": partial(_hpo, "anneal"),
     "hpo-rand": partial(_hpo, "rand"),
+    "hpo-nasnet": partial(_hpo, "nas.nasnet"),
     "hyperopt-tpe": partial(_hyperopt, "tpe"),
     "hyperopt-anneal": partial(_hyperopt, "anneal"),
     "optuna-tpe": partial(_optuna, "TPESampler"),

@@ -53,7 +53,11 @@ def code_id(spec):
 
         root = Path(hpo.__file__).parent
         digest = hashlib.sha1()
-        for path in sorted([*root.glob("algos/*.py"), *root.glob("spaces/*.py")]):
+        sources = [*root.glob("algos/*.py"), *root.glob("spaces/*.py")]
+        if name == "hpo-nasnet":
+            sources += [root / "nas" / "nasnet.py", root / "nas" / "choice_controller.py",
+                        root / "nas" / "oneshot" / "controller.py"]
+        for path in sorted(sources):
             digest.update(path.name.encode() + path.read_bytes())
         return f"hpo {hpo.__version__} {digest.hexdigest()[:12]}"
     if name in ("random", "regularized-evolution"):

@@ -125,7 +125,7 @@ def _learn(state, trials):
         codes = state.policy.codes_of(doc["misc"]["vals"])
         if codes is None:
             continue
-        state.reinforce(codes, -float(loss), state.policy.update)
+        state.reinforce(codes, -float(loss), state.policy.update, normalize=True)
         n += 1
     return n
 

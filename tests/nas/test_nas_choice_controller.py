@@ -86,3 +86,15 @@ def test_same_seed_and_history_give_the_same_proposals_and_state_survives_a_rest
     loaded = ControllerState.load(first, nasnet.STATE_PREFIX + "choices",
                                   ChoicePolicy.initial(other.compiled), options)
     assert loaded.learned == set() and all(not z.any() for z in loaded.policy.logits)
+
+
+def test_the_learning_does_not_depend_on_the_scale_of_the_loss():
+    # Advantages are divided by their moving root mean square: a loss in other units (an
+    # error rate, a count, a time) learns alike with the default learning rate.
+    def actions(scale):
+        trials = Trials()
+        fmin(lambda p: scale * mismatches(p), edges_space(), algo=nasnet.suggest, max_evals=60,
+             trials=trials, rstate=np.random.default_rng(5), show_progressbar=False)
+        return [t["misc"]["nasnet"]["actions"] for t in trials.trials]
+
+    assert actions(1e-3) == actions(1e3)

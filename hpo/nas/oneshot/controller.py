@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 import numpy as np
 
@@ -167,12 +168,14 @@ class ControllerState:
     """What the controller keeps in ``trials.attachments``: policy, baseline, trials learned
     from (``learned``), options and the number of updates."""
 
-    def __init__(self, policy, baseline, learned, options):
+    def __init__(self, policy, baseline, learned, options, variance=None):
         self.policy, self.baseline, self.learned, self.options = policy, baseline, learned, options
+        self.variance = variance  # moving average of squared advantages (when normalized)
 
     def to_bytes(self):
         return json.dumps({"version": _STATE_VERSION, "options": self.options, "baseline": self.baseline,
                            "learned": sorted(self.learned), "identity": self.policy.identity(),
+                           "variance": self.variance,
                            "logits": [z.tolist() for z in self.policy.logits]}).encode()
 
     @classmethod
@@ -186,7 +189,7 @@ class ControllerState:
         policy = initial.with_logits(meta["logits"])
         if [len(z) for z in policy.logits] != [len(z) for z in initial.logits]:
             return None
-        return cls(policy, meta["baseline"], set(meta["learned"]), options)
+        return cls(policy, meta["baseline"], set(meta["learned"]), options, meta.get("variance"))
 
     @classmethod
     def load(cls, trials, key, initial, options):
@@ -195,13 +198,22 @@ class ControllerState:
         state = cls.from_bytes(stored, initial, options) if stored else None
         return state if state is not None else cls(initial, None, set(), options)
 
-    def reinforce(self, actions, reward, update):
+    def reinforce(self, actions, reward, update, normalize=False):
         """One REINFORCE step (``update(actions, advantage, lr, entropy_weight)``) against the
-        moving-average baseline, then the baseline moves towards ``reward``."""
+        moving-average baseline, then the baseline moves towards ``reward``.
+
+        ``normalize``: divide the advantage by the root of a moving average of squared
+        advantages (same decay as the baseline), so that the learning rate does not depend on
+        the scale of the rewards (an objective's loss may be in any unit)."""
         if self.baseline is None:
             self.baseline = reward
-        update(actions, reward - self.baseline, self.options["learning_rate"], self.options["entropy_weight"])
+        advantage = reward - self.baseline
         decay = self.options["baseline_decay"]
+        if normalize and advantage != 0:
+            squared = advantage * advantage
+            self.variance = squared if not self.variance else decay * self.variance + (1 - decay) * squared
+            advantage /= math.sqrt(self.variance)
+        update(actions, advantage, self.options["learning_rate"], self.options["entropy_weight"])
         self.baseline = decay * self.baseline + (1 - decay) * reward
 
 
