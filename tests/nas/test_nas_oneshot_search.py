@@ -135,3 +135,19 @@ def test_finalize_refuses_a_retrainer_that_is_not_a_keras_objective_and_an_empty
         finalize(Trials(), KerasObjective(x, y, xv, yv, epochs=1), path, space={"cell": tiny_cells()})
     with pytest.raises(ValueError, match="top_k must be an int >= 1"):
         finalize(Trials(), KerasObjective(x, y, xv, yv, epochs=1), path, top_k=0, space={"cell": tiny_cells()})
+
+
+def test_eval_samples_scores_every_child_on_one_fixed_subset_of_the_validation_data(data):
+    x, y, xv, yv = data[:4]
+    objective = SharedWeightsObjective(x, y, xv, yv, train_steps=2, batch_size=32, eval_samples=50, seed=3)
+    assert len(objective.x_val) == len(objective.y_val) == 50
+    again = SharedWeightsObjective(x, y, xv, yv, train_steps=2, batch_size=32, eval_samples=50, seed=3)
+    assert np.array_equal(objective.x_val, again.x_val) and np.array_equal(objective.y_val, again.y_val)
+    trials = Trials()
+    fmin(objective, {"cell": tiny_cells()}, algo=enas.suggest, max_evals=3, trials=trials,
+         rstate=np.random.default_rng(0), show_progressbar=False)
+    for t in trials:
+        assert t["result"]["val_accuracy"] * 50 == pytest.approx(round(t["result"]["val_accuracy"] * 50))
+    assert len(SharedWeightsObjective(x, y, xv, yv, eval_samples=10**6).x_val) == len(xv)
+    with pytest.raises(ValueError, match="eval_samples must be an int >= 1"):
+        SharedWeightsObjective(x, y, xv, yv, eval_samples=0)

@@ -92,3 +92,26 @@ def test_a_saved_state_loads_into_a_fresh_supernet_and_scores_the_same(net, data
     assert fresh.accuracy(xv, yv, path) == net.accuracy(xv, yv, path) > 0.3
     with pytest.raises(ValueError, match="built for"):
         Supernet(tiny_cells(blocks=1)).load_bytes(blob)
+
+
+def test_adams_step_counts_are_kept_per_op_and_survive_a_snapshot(data):
+    x, y = data[0], data[1]
+    net = Supernet(tiny_cells(), seed=1)
+    a = net.path(cell_of(net, [(-1, "conv_3x3", -2, "conv_3x3"), (0, "conv_3x3", -1, "max_pool_3x3")]))
+    b = net.path(cell_of(net, [(-1, "max_pool_3x3", -2, "identity"), (0, "conv_3x3", -1, "conv_3x3")]))
+    net.train(x, y, a, 3, 32, np.random.default_rng(0))
+    net.train(x, y, b, 2, 32, np.random.default_rng(1))
+    n = len(net.variables)
+    state = net.snapshot()
+    assert len(state) == 4 * n
+    for key, t in zip(net._var_keys, state[3 * n:]):
+        # Shared weights train every step; an op's weights as often as a child ran that op.
+        expected = 5 if key is None else 3 * (a[key[0], key[1], 1] == key[2]) + 2 * (b[key[0], key[1], 1] == key[2])
+        assert float(t) == expected, key
+    assert {float(t) for t in state[3 * n:]} == {2, 3, 5}
+    net.train(x, y, a, 4, 32, np.random.default_rng(2))
+    net.restore(state)
+    assert all(np.array_equal(p, q) for p, q in zip(state, net.snapshot()))
+    assert net.all_finite()
+    net.variables[-1].assign(np.full(net.variables[-1].shape, np.nan, "float32"))
+    assert not net.all_finite()

@@ -125,13 +125,33 @@ class Supernet:
                 for v in layer.trainable_variables:
                     self.variables.append(v)
                     self._var_keys.append((b, p, o))
-        zeros = functools.partial(keras.Variable, trainable=False)
-        self._m = [zeros(np.zeros(v.shape, "float32")) for v in self.variables]
-        self._s = [zeros(np.zeros(v.shape, "float32")) for v in self.variables]
-        self._t = [zeros(np.zeros((), "float32")) for v in self.variables]
+        self._init_optimizer_state()
         self._compile()
 
     # -- building ---------------------------------------------------------------------------------
+
+    def _init_optimizer_state(self):
+        """Adam's moments as two flat vectors over all weights and its step counts per group
+        of weights that train together (group 0: on every path; then one per (block, slot,
+        op)). One elementwise update of the flat vectors per step replaces ~15 small ops per
+        weight tensor, which made most of the step's graph: it cost a third of every step
+        and most of the first call's tracing and graph optimization."""
+        import keras
+
+        zeros = functools.partial(keras.Variable, trainable=False)
+        self._sizes = [int(np.prod(v.shape)) for v in self.variables]
+        groups = sorted({k for k in self._var_keys if k is not None})
+        self._group_keys = [None] + groups
+        index = {k: g for g, k in enumerate(self._group_keys)}
+        self._var_group = np.array([index[k] for k in self._var_keys], np.int32)
+        # For group g >= 1: which slot (block * 2 + slot) it belongs to and which op it is.
+        self._group_slot = np.array([b * 2 + p for b, p, _ in groups], np.int32)
+        self._group_op = np.array([o for _, _, o in groups], np.int32)
+        self._element_group = np.repeat(self._var_group, self._sizes)
+        total = int(sum(self._sizes))
+        self._m = zeros(np.zeros(total, "float32"))
+        self._s = zeros(np.zeros(total, "float32"))
+        self._t = zeros(np.zeros(len(self._group_keys), "float32"))
 
     def _build(self):
         """Create every layer's weights now (an op a child never picks still has its weights,
@@ -192,29 +212,33 @@ class Supernet:
         h, w, c = self.prior.input_shape
         x_spec = tf.TensorSpec((None, h, w, c), tf.float32)
         path_spec = tf.TensorSpec((self.blocks, 2, 2), tf.int32)
+        group_slot, group_op = tf.constant(self._group_slot), tf.constant(self._group_op)
+        element_group = tf.constant(self._element_group)
 
         def train_step(x, y, path, learning_rate):
             with tf.GradientTape() as tape:
                 logits = self._forward(x, path, True)
                 loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
             grads = tape.gradient(loss, self.variables)
-            on_path = {}
-            for v, g, m, s, t, key in zip(self.variables, grads, self._m, self._s, self._t, self._var_keys):
-                if key is None:
-                    mask = 1.0
-                else:
-                    if key not in on_path:
-                        on_path[key] = ops.cast(ops.equal(path[key[0], key[1], 1], key[2]), "float32")
-                    mask = on_path[key]
-                g = ops.zeros(v.shape) if g is None else ops.convert_to_tensor(g)
-                m.assign(m + mask * (1 - _BETA1) * (g - m))
-                s.assign(s + mask * (1 - _BETA2) * (g * g - s))
-                t.assign(t + mask)
-                steps = ops.maximum(t, 1.0)  # an op never trained has t = 0: no division by 0
-                m_hat = m / (1 - ops.power(_BETA1, steps))
-                s_hat = s / (1 - ops.power(_BETA2, steps))
-                v.assign(v - mask * learning_rate * m_hat / (ops.sqrt(s_hat) + _EPSILON))
+            g = ops.concatenate([ops.reshape(ops.zeros(v.shape) if g is None else ops.convert_to_tensor(g), (-1,))
+                                 for v, g in zip(self.variables, grads)], axis=0)
+            chosen = ops.take(ops.reshape(path[:, :, 1], (-1,)), group_slot)
+            group_mask = ops.concatenate([ops.ones((1,)), ops.cast(ops.equal(chosen, group_op), "float32")], axis=0)
+            mask = ops.take(group_mask, element_group)
+            m, s, t = self._m, self._s, self._t
+            m.assign(m + mask * (1 - _BETA1) * (g - m))
+            s.assign(s + mask * (1 - _BETA2) * (g * g - s))
+            t.assign(t + group_mask)
+            steps = ops.maximum(ops.take(t, element_group), 1.0)  # an op never trained has t = 0
+            m_hat = m / (1 - ops.power(_BETA1, steps))
+            s_hat = s / (1 - ops.power(_BETA2, steps))
+            delta = mask * learning_rate * m_hat / (ops.sqrt(s_hat) + _EPSILON)
+            for v, d in zip(self.variables, tf.split(delta, self._sizes)):
+                v.assign(v - ops.reshape(d, v.shape))
             return loss
+
+        def all_finite():
+            return ops.all(ops.stack([ops.all(ops.isfinite(v)) for v in self.variables]))
 
         def predict_step(x, path):
             return ops.argmax(self._forward(x, path, False), axis=-1)
@@ -222,6 +246,7 @@ class Supernet:
         self._train_step = tf.function(train_step, input_signature=[
             x_spec, tf.TensorSpec((None,), tf.int32), path_spec, tf.TensorSpec((), tf.float32)])
         self._predict_step = tf.function(predict_step, input_signature=[x_spec, path_spec])
+        self._all_finite = tf.function(all_finite)
 
     # -- children -----------------------------------------------------------------------------------
 
@@ -268,21 +293,41 @@ class Supernet:
         return {**self.prior.identity(), "blocks": self.blocks}
 
     def snapshot(self):
-        """The weights and optimizer state as numpy arrays (see :meth:`restore`)."""
-        return [np.array(v.numpy()) for group in (self.variables, self._m, self._s, self._t) for v in group]
+        """The weights and optimizer state as numpy arrays (see :meth:`restore`): the weights,
+        then Adam's first moments, second moments and step counts, one array per weight."""
+        m, s, t = (np.asarray(v.numpy()) for v in (self._m, self._s, self._t))
+        ends = np.cumsum(self._sizes)[:-1]
+        shapes = [tuple(v.shape) for v in self.variables]
+        return ([np.array(v.numpy()) for v in self.variables]
+                + [a.reshape(shape).copy() for a, shape in zip(np.split(m, ends), shapes)]
+                + [a.reshape(shape).copy() for a, shape in zip(np.split(s, ends), shapes)]
+                + [np.array(t[g]) for g in self._var_group])
 
     def restore(self, arrays):
         """Put back a :meth:`snapshot`."""
-        targets = [v for group in (self.variables, self._m, self._s, self._t) for v in group]
-        if len(arrays) != len(targets):
+        n = len(self.variables)
+        if len(arrays) != 4 * n:
             raise ValueError(f"the stored supernet state has {len(arrays)} arrays; this supernet has "
-                             f"{len(targets)}")
-        for v, a in zip(targets, arrays):
-            if tuple(a.shape) != tuple(v.shape):
-                raise ValueError(f"the stored supernet state has an array of shape {a.shape} where "
-                                 f"this supernet has {tuple(v.shape)} ({v.path})")
-        for v, a in zip(targets, arrays):
+                             f"{4 * n}")
+        shapes = [tuple(v.shape) for v in self.variables] * 3 + [()] * n
+        names = [v.path for v in self.variables] * 4
+        for a, shape, name in zip(arrays, shapes, names):
+            if tuple(np.shape(a)) != shape:
+                raise ValueError(f"the stored supernet state has an array of shape {np.shape(a)} where "
+                                 f"this supernet has {shape} ({name})")
+        for v, a in zip(self.variables, arrays[:n]):
             v.assign(a)
+        flat = [np.concatenate([np.asarray(a, "float32").reshape(-1) for a in arrays[k * n:(k + 1) * n]])
+                for k in (1, 2)]
+        self._m.assign(flat[0])
+        self._s.assign(flat[1])
+        t = np.zeros(len(self._group_keys), "float32")
+        t[self._var_group] = [float(a) for a in arrays[3 * n:]]
+        self._t.assign(t)
+
+    def all_finite(self):
+        """Whether every weight is finite (one compiled reduction, no copy to numpy)."""
+        return bool(self._all_finite())
 
     def to_bytes(self, extra=None):
         """The state as ``.npz`` bytes (no pickle), with ``extra`` JSON metadata."""
