@@ -38,7 +38,7 @@ a list of ``{"level", "round", "spearman", "n"}`` (``spearman`` is None for fewe
 values or constant predictions).
 
 Options (bind with ``functools.partial``): ``beam`` (8), ``k1`` (None: all initial values),
-``beta`` (0.0), ``n_models`` (5), ``predictor`` (``"mlp"``, ``"ridge"`` or ``"lstm"``: an
+``beta`` (0.0), ``n_models`` (5), ``predictor`` (``"mlp"``, ``"ridge"``, ``"gp"`` or ``"lstm"``: an
 LSTM over the value's tokens, for priors with a ``token_dim`` such as ``nas.space.cells``),
 ``hidden`` (32),
 ``epochs`` (400), ``l2`` (1e-3), ``target`` (``"loss"``, or ``"log"`` to fit the shifted log

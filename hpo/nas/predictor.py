@@ -4,7 +4,9 @@
 share of the evaluated values (a K-fold split by value, as POPNAS does), and predicts the
 ensemble's mean and standard deviation. The regressor is a one-hidden-layer numpy MLP
 (``kind="mlp"``, full-batch Adam on standardized inputs and targets), ridge regression
-(``kind="ridge"``, closed form) or, as in the PNAS paper, an LSTM over the value's tokens
+(``kind="ridge"``, closed form), a Gaussian process (``kind="gp"``: RBF kernel on the raw
+features, its length scale and noise chosen by marginal likelihood on all rows, then one GP
+per member's share) or, as in the PNAS paper, an LSTM over the value's tokens
 (``kind="lstm"``, trained with Keras, see :mod:`hpo.nas.lstm_regressor`; the features are
 read as tokens of ``token_dim`` numbers, e.g. one per block of a cell). With ``target="log"`` the members fit
 ``log(loss - min + offset)`` instead of the loss: losses of searches are skewed (a few broken
@@ -35,16 +37,22 @@ import io
 import json
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.spatial.distance import cdist, pdist
 
 from . import lstm_regressor
 
-KINDS = ("mlp", "ridge", "lstm")
+KINDS = ("mlp", "ridge", "gp", "lstm")
 TARGETS = ("loss", "log")
 _FORMAT = "hpo.nas.predictor"
 _VERSION = 2
 # target="log" fits log(y - min(y) + LOG_OFFSET * (median(y) - min(y))): the offset keeps the
 # best value finite and sets how much the transform stretches differences near the best.
 LOG_OFFSET = 0.1
+# kind="gp": candidate length scales (multiples of the median distance between rows) and
+# noise variances (in standardized target units), the pair of highest marginal likelihood wins.
+GP_LENGTH_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+GP_NOISES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def _one_blas_thread():
@@ -74,10 +82,41 @@ def _check_positive(name, value, allow_zero=False):
     return float(value)
 
 
+def _rbf(X, Y, length_scale):
+    return np.exp(-0.5 * cdist(X, Y, "sqeuclidean") / (length_scale * length_scale))
+
+
+def _gp_hyperparameters(X, y):
+    """``(length_scale, noise)`` of the grid (GP_LENGTH_SCALES x GP_NOISES) with the highest
+    log marginal likelihood of standardized targets ``y`` (zero mean, unit signal variance)."""
+    distances = pdist(X)
+    median = float(np.median(distances[distances > 0])) if np.any(distances > 0) else 1.0
+    best = None
+    for factor in GP_LENGTH_SCALES:
+        gram = _rbf(X, X, factor * median)
+        for noise in GP_NOISES:
+            try:
+                chol = cho_factor(gram + noise * np.eye(len(y)), lower=True)
+            except LinAlgError:
+                continue
+            fit = 0.5 * y @ cho_solve(chol, y) + np.log(np.diag(chol[0])).sum()
+            if best is None or fit < best[0]:
+                best = (fit, factor * median, noise)
+    if best is None:
+        raise ValueError("kind='gp': no length scale and noise of the grid give a positive "
+                         "definite kernel matrix")
+    return best[1], best[2]
+
+
+def _fit_gp(X, y, length_scale, noise):
+    chol = cho_factor(_rbf(X, X, length_scale) + noise * np.eye(len(y)), lower=True)
+    return {"gp_X": X, "gp_alpha": cho_solve(chol, y), "gp_length_scale": np.array([length_scale])}
+
+
 class Predictor:
     """Ensemble regressor with ``fit(X, y, groups=None)`` and ``predict(X) -> (mean, std)``.
 
-    Parameters: ``n_models`` (5) ensemble members; ``kind`` ``"mlp"``, ``"ridge"`` or
+    Parameters: ``n_models`` (5) ensemble members; ``kind`` ``"mlp"``, ``"ridge"``, ``"gp"`` or
     ``"lstm"``; ``hidden`` (32) units of the MLP's hidden layer or of the LSTM; ``epochs`` (400) full-batch Adam steps;
     ``learning_rate`` (0.01); ``l2`` (1e-3) weight decay of the MLP and penalty of ridge
     regression, in standardized units; ``target`` ``"loss"`` (fit the loss) or ``"log"`` (fit
@@ -88,7 +127,7 @@ class Predictor:
     >>> Predictor(kind="tree")
     Traceback (most recent call last):
     ...
-    ValueError: kind must be one of ('mlp', 'ridge', 'lstm'), got 'tree'
+    ValueError: kind must be one of ('mlp', 'ridge', 'gp', 'lstm'), got 'tree'
     >>> y = np.array([0.1, 0.12, 0.2, 0.9]); X = np.eye(4)
     >>> mean, _ = Predictor(kind="ridge", target="log", n_models=1, l2=1e-6).fit(X, y).predict(X)
     >>> bool(np.allclose(mean, y, atol=1e-3))
@@ -149,8 +188,9 @@ class Predictor:
             raise ValueError(f"groups must have shape {y.shape}, got {groups.shape}")
         rng = np.random.default_rng(self.seed)
         y = self._transform(y)
-        if self.kind == "lstm":
-            # Tokens stay as they are: an absent block is a zero token, not a shifted one.
+        if self.kind in ("lstm", "gp"):
+            # Tokens stay as they are: an absent block is a zero token, not a shifted one; the
+            # GP's distances weigh every feature alike (standardizing would inflate rare ones).
             self.x_mean, self.x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         else:
             self.x_mean = X.mean(axis=0)
@@ -165,6 +205,9 @@ class Predictor:
         masks[~masks.any(axis=1)] = True
         if self.kind == "ridge":
             self.members = [self._fit_ridge(Xs[m], ys[m]) for m in masks]
+        elif self.kind == "gp":
+            length_scale, noise = _gp_hyperparameters(Xs, ys)
+            self.members = [_fit_gp(Xs[m], ys[m], length_scale, noise) for m in masks]
         elif self.kind == "lstm":
             self.members = lstm_regressor.fit_members(
                 Xs, ys, masks, self.token_dim, self.hidden, self.epochs, self.learning_rate,
@@ -236,6 +279,8 @@ class Predictor:
             return Xs @ member["w"][:-1] + member["w"][-1]
         if "kernel" in member:
             return lstm_regressor.predict_member(member, Xs, self.token_dim)
+        if "gp_alpha" in member:
+            return _rbf(Xs, member["gp_X"], float(member["gp_length_scale"][0])) @ member["gp_alpha"]
         return np.tanh(Xs @ member["W1"] + member["b1"]) @ member["W2"] + member["b2"][0]
 
     def predict(self, X):

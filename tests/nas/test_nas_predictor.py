@@ -19,13 +19,31 @@ def data(n, d=12, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("kind", ["mlp", "ridge"])
+@pytest.mark.parametrize("kind", ["mlp", "ridge", "gp"])
 def test_ranks_held_out_values_well(kind):
     X, y = data(200)
     p = Predictor(kind=kind, seed=0).fit(X[:120], y[:120])
     mean, std = p.predict(X[120:])
     assert spearmanr(mean, y[120:]).statistic > 0.9
     assert mean.shape == std.shape == (80,) and np.all(std >= 0) and np.any(std > 0)
+
+
+def test_gp_fits_what_a_linear_model_cannot_and_picks_its_length_scale_from_the_data():
+    # A bump in the middle of a 2-d square: no linear ranking exists, a GP's does.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(150, 2))
+    y = np.exp(-4 * (X ** 2).sum(axis=1))
+    train, test = slice(0, 100), slice(100, None)
+    gp = Predictor(kind="gp", seed=0).fit(X[train], y[train])
+    ridge = Predictor(kind="ridge", seed=0).fit(X[train], y[train])
+    gp_rho = spearmanr(gp.predict(X[test])[0], y[test]).statistic
+    ridge_rho = spearmanr(ridge.predict(X[test])[0], y[test]).statistic
+    assert gp_rho > 0.95 and abs(ridge_rho) < 0.5
+    # The same shape ten times wider: the chosen length scale follows the data's scale.
+    wide = Predictor(kind="gp", seed=0).fit(10 * X[train], y[train])
+    scale = float(gp.members[0]["gp_length_scale"][0])
+    assert float(wide.members[0]["gp_length_scale"][0]) == pytest.approx(10 * scale, rel=0.2)
+    assert np.allclose(wide.predict(10 * X[test])[0], gp.predict(X[test])[0], atol=0.02)
 
 
 def test_members_are_trained_on_different_folds():
@@ -69,7 +87,7 @@ def test_fewer_values_than_members_still_fits():
     assert np.allclose(mean, y[0]) and np.allclose(std, 0)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "ridge"])
+@pytest.mark.parametrize("kind", ["mlp", "ridge", "gp"])
 def test_bytes_round_trip_without_pickle(kind):
     X, y = data(30)
     p = Predictor(kind=kind, hidden=8, epochs=50, seed=2).fit(X, y)
