@@ -33,13 +33,6 @@ TEST_FILES = ("test_fmin.py", "test_pchoice.py", "test_randint.py")
 # Why a test fails under hpo, where the failure is a known, deliberate difference. Shown only
 # next to tests that do fail in the run; any other failure shows pytest's own message.
 KNOWN_DIFFERENCES = {
-    "test_fmin.py::TestFmin::test_catch_eval_exceptions_False":
-        "deliberate: hpo keeps ERROR trials visible, so `len(trials)` is 1 where Hyperopt "
-        "counts 0 (it hides them in `trials._dynamic_trials`)",
-    "test_fmin.py::TestFmin::test_catch_eval_exceptions_True":
-        "not deliberate: with `return_argmin=False` and no successful trial, hpo's fmin "
-        "raises `AllTrialsFailed` where Hyperopt returns None; past that, its "
-        "`len(trials) == 0` would fail as above (deliberate)",
     "test_randint.py::TestSimpleFMin::test_tpe_finds_constrained_solution":
         "TPE on a wide `randint` does not reach an exact root in 150 trials with this seed "
         "(Hyperopt's TPE models `randint` as categorical)",

@@ -151,7 +151,9 @@ class Trials:
 
     def _init_records(self):
         self._dynamic_trials = []
-        self._trials = []
+        self._trials = []  # visible documents, ERROR ones left out (Hyperopt's `trials.trials`)
+        self._all = []  # visible documents, ERROR ones included
+        self._n_errors = 0
         self._unrefreshed = []
         self._pending = {}  # tid -> visible document not finished yet
         self._by_tid = {}
@@ -236,6 +238,7 @@ class Trials:
             if not self._visible(doc):
                 continue
             self._trials.append(doc)
+            self._all.append(doc)
             self._pending[doc["tid"]] = doc
             if doc["state"] not in JOB_FINISHED_STATES:
                 self.reports.observe(doc)  # a budget, a promotion, reports of a running trial
@@ -246,11 +249,21 @@ class Trials:
                 finished.append(tid)
             elif doc["state"] == JOB_STATE_CANCEL:
                 cancelled.append(tid)
+        errors = set()
         for tid in finished:
-            self._record_finished(self._pending.pop(tid))
+            doc = self._pending.pop(tid)
+            self._record_finished(doc)
+            if doc["state"] == JOB_STATE_ERROR:
+                errors.add(id(doc))
+        if errors:
+            # As in Hyperopt, a trial whose evaluation raised leaves `trials.trials` (and
+            # `len`, `losses()`, `statuses()`); it stays in `all_trials` and `_dynamic_trials`.
+            self._n_errors += len(errors)
+            self._trials = [t for t in self._trials if id(t) not in errors]
         if cancelled:
             gone = {id(self._pending.pop(tid)) for tid in cancelled}
             self._trials = [t for t in self._trials if id(t) not in gone]
+            self._all = [t for t in self._all if id(t) not in gone]
 
     def forget_unfinished(self, tids):
         """Remove trials that never finished (used when an interrupted run is stopped)."""
@@ -260,6 +273,7 @@ class Trials:
             self._by_tid.pop(tid, None)
         self._dynamic_trials = [t for t in self._dynamic_trials if t["tid"] not in tids]
         self._trials = [t for t in self._trials if t["tid"] not in tids]
+        self._all = [t for t in self._all if t["tid"] not in tids]
         self._unrefreshed = [t for t in self._unrefreshed if t["tid"] not in tids]
 
     def delete_all(self):
@@ -280,7 +294,36 @@ class Trials:
 
     @property
     def trials(self):
+        """The visible trials, without those whose evaluation raised (Hyperopt's semantics)."""
         return self._trials
+
+    @property
+    def all_trials(self):
+        """The visible trials including those whose evaluation raised (state ERROR).
+
+        >>> from hpo import fmin, hp, rand
+        >>> def objective(x):
+        ...     if x < 0:
+        ...         raise ValueError("negative")
+        ...     return x
+        >>> trials = Trials()
+        >>> _ = fmin(objective, hp.uniform("x", -1, 1), algo=rand.suggest, max_evals=10,
+        ...          trials=trials, catch_eval_exceptions=True, show_progressbar=False,
+        ...          rstate=np.random.default_rng(0))
+        >>> len(trials.all_trials) == trials.n_evaluated == len(trials) + trials.n_errors == 10
+        True
+        """
+        return self._all
+
+    @property
+    def n_errors(self):
+        """How many visible trials finished in state ERROR (left out of :attr:`trials`)."""
+        return self._n_errors
+
+    @property
+    def n_evaluated(self):
+        """Visible trials including ERROR ones: what ``max_evals`` counts."""
+        return len(self._trials) + self._n_errors
 
     def trial_by_tid(self, tid):
         """The document of trial ``tid`` (``KeyError`` when there is none)."""
@@ -349,9 +392,12 @@ class Trials:
         """The finished ``ok`` trial with the lowest loss (the first one on ties)."""
         if self.history.best_tid is None:
             pruned = self.history.n_pruned
+            details = [f"{pruned} were pruned"] if pruned else []
+            if self._n_errors:
+                details.append(f"{self._n_errors} raised")
             raise AllTrialsFailed(
-                f"none of the {len(self._trials)} trials finished with status 'ok'"
-                + (f" ({pruned} were pruned)" if pruned else "")
+                f"none of the {self.n_evaluated} trials finished with status 'ok'"
+                + (f" ({', '.join(details)})" if details else "")
             )
         return self._by_tid[self.history.best_tid]
 

@@ -99,7 +99,7 @@ def check_trials_fit_space(trials, compiled, warned=None):
     hpo.stores.base.DomainMismatch: trials=<...> holds trial 0 with label 'old' (value 1), which is not in the space (labels ['x']); pass a new Trials() for a changed space
     """
     warned = set() if warned is None else warned
-    for doc in trials.trials:
+    for doc in trials.all_trials:
         if doc["state"] == JOB_STATE_NEW:
             continue  # validated, and completed, as a user-given point
         for label, values in (doc.get("misc") or {}).get("vals", {}).items():
@@ -314,7 +314,7 @@ def fmin(fn, space, algo=None, max_evals=None, timeout=None, loss_threshold=None
         trials, domain, algo, executor, rstate or default_rstate(), max_evals=max_evals,
         timeout=timeout, loss_threshold=loss_threshold, early_stop_fn=early_stop_fn,
         progress_callback=progress.choose_callback(show_progressbar, verbose), journal=journal,
-        points_to_evaluate=points_to_evaluate if len(trials) == 0 else None, pruner=pruner,
+        points_to_evaluate=points_to_evaluate if trials.n_evaluated == 0 else None, pruner=pruner,
     ).run()
     return _result(trials, domain, return_argmin)
 
@@ -336,7 +336,7 @@ def _check_worker_limit(fn, n_workers):
 
 
 def _result(trials, domain, return_argmin):
-    if len(trials) == 0:
+    if trials.n_evaluated == 0:
         raise AllTrialsFailed("no trial was run (max_evals reached before the first trial?)")
     if return_argmin:
         return trials.argmin

@@ -159,7 +159,7 @@ class SearchLoop:
         """Queue as many new trials as the executor has room for and ``max_evals`` allows."""
         if self.exhausted:
             return
-        n = min(self.executor.room(self.trials), self.max_evals - len(self.trials))
+        n = min(self.executor.room(self.trials), self.max_evals - self.trials.n_evaluated)
         if n <= 0:
             return
         trials = self.trials
@@ -188,16 +188,16 @@ class SearchLoop:
         if not self.points_to_evaluate:
             return
         trials = self.trials
-        n_before = len(trials)
+        n_before = len(trials.all_trials)
         insert_points(trials, self.domain, self.points_to_evaluate)
         trials.refresh()
         if self.journal is not None:
-            for doc in trials.trials[n_before:]:
+            for doc in trials.all_trials[n_before:]:
                 self.journal.record(doc)
 
     def _done(self):
         trials = self.trials
-        return not trials.unfinished_trials and (self.exhausted or len(trials) >= self.max_evals)
+        return not trials.unfinished_trials and (self.exhausted or trials.n_evaluated >= self.max_evals)
 
     # -- finished trials ----------------------------------------------------------------------------
 

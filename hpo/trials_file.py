@@ -153,7 +153,7 @@ class TrialsJournal:
         self._close_fd()
         tmp = self.path + ".compacting"
         lines = [_encode_line(self._header(), "the header")]
-        lines += [_encode_line({"doc": doc}, f"trial {doc['tid']}") for doc in self.trials]
+        lines += [_encode_line({"doc": doc}, f"trial {doc['tid']}") for doc in self.trials.all_trials]
         attachments = self.trials.attachments
         lines += [self._attachment_line(name, attachments[name]) for name in list(attachments)]
         attachments.changed.clear()

@@ -265,16 +265,20 @@ def test_bad_objective_results_raise_and_the_trial_is_recorded(name, rval, error
     trials = Trials()
     with pytest.raises(error, match=message):
         run(lambda p: rval, trials=trials, max_evals=3)
-    assert len(trials) == 1 and trials.trials[0]["state"] == JOB_STATE_ERROR
-    assert error.__name__ in trials.trials[0]["misc"]["error"][0]
+    # As in Hyperopt, the ERROR trial leaves `trials.trials`; nothing is lost: it is in all_trials.
+    assert len(trials) == 0 and len(trials.all_trials) == 1 and trials.n_errors == 1
+    assert trials.all_trials[0]["state"] == JOB_STATE_ERROR
+    assert error.__name__ in trials.all_trials[0]["misc"]["error"][0]
 
 
 def test_bad_results_are_caught_with_catch_eval_exceptions():
     trials = Trials()
     run(lambda p: float("nan") if p["x"] < 0 else p["x"], trials=trials, max_evals=30,
         catch_eval_exceptions=True)
-    states = {t["state"] for t in trials}
-    assert states == {JOB_STATE_DONE, JOB_STATE_ERROR} and len(trials) == 30
+    states = {t["state"] for t in trials.all_trials}
+    assert states == {JOB_STATE_DONE, JOB_STATE_ERROR} and len(trials.all_trials) == 30
+    # max_evals counts the trials that raised; trials.trials holds the others (Hyperopt's view).
+    assert len(trials) == 30 - trials.n_errors and {t["state"] for t in trials} == {JOB_STATE_DONE}
 
 
 def test_objective_exception_is_recorded_with_traceback_then_raised():
@@ -284,7 +288,7 @@ def test_objective_exception_is_recorded_with_traceback_then_raised():
     trials = Trials()
     with pytest.raises(RuntimeError, match="boom at x"):
         run(boom, trials=trials)
-    misc = trials.trials[0]["misc"]
+    misc = trials.all_trials[0]["misc"]
     assert misc["error"][1] == "boom at x" and "in boom" in misc["traceback"]
 
 

@@ -129,7 +129,7 @@ def _state_counts(source, trials, exp_key):
     if store is not None:
         return store.count_by_state(exp_key)  # cancelled trials are not in `trials`
     counts = {state: 0 for _, state in STATE_COLUMNS}
-    for doc in trials.trials:
+    for doc in trials.all_trials:
         counts[doc["state"]] = counts.get(doc["state"], 0) + 1
     return counts
 
@@ -154,7 +154,7 @@ def _show(args):
 def _show_body(args, source, exp_key):
     trials = source.trials(exp_key)
     table = TrialTable(short=True)
-    table.update(trials.trials)
+    table.update(trials.all_trials)
     counts = table.query(limit=1)["counts"]
     print(f"{source.url}  exp_key {_key_name(exp_key)}: {len(table)} trials "
           f"({', '.join(f'{k} {n}' for k, n in sorted(counts.items())) or 'none'})")
@@ -190,7 +190,7 @@ def export_rows(trials):
     (['tid', 'status', 'loss', 'duration', 'owner', 'error'], [])
     """
     table = TrialTable()
-    table.update(trials.trials)
+    table.update(trials.all_trials)
     columns = [*FIXED_COLUMNS, *table.labels]
     rows = [[*(r[c] for c in FIXED_COLUMNS), *(r["params"].get(label) for label in table.labels)]
             for r in table.rows()]

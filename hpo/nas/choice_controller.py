@@ -165,7 +165,7 @@ def choice_suggest(prefix, misc_key, new_ids, domain, trials, seed, options):
     rng = np.random.default_rng(seed)
     policy = state.policy
     seen = set()
-    for doc in trials.trials:
+    for doc in trials.all_trials:  # a configuration that raised is not proposed again
         codes = policy.codes_of(doc["misc"]["vals"])
         if codes is not None:
             seen.add(tuple(codes))

@@ -175,8 +175,8 @@ def suggest(new_ids, domain, trials, seed, beta=2.576, t_start=1.0, t_min=1e-4, 
     if k == 0:
         return []
 
-    by_tid = {doc["tid"]: doc for doc in trials.trials}
-    seen = {h for h in (_doc_hash(doc, spec.label) for doc in trials.trials) if h}
+    by_tid = {doc["tid"]: doc for doc in trials.all_trials}
+    seen = {h for h in (_doc_hash(doc, spec.label) for doc in trials.all_trials) if h}
 
     key = STATE_PREFIX + spec.label
     state = _load_state(trials, key, prior, options)

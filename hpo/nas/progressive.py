@@ -72,7 +72,7 @@ class TrialView:
         self.spec, self.prior = spec, spec.prior
         self.values, self.hashes, self.pending, self.ok = {}, {}, set(), {}
         self.by_hash = {}
-        for doc in trials.trials:
+        for doc in trials.all_trials:  # a cell whose training raised is seen too
             tid = doc["tid"]
             value = self._decode(doc)
             if value is None:

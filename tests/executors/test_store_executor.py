@@ -70,9 +70,10 @@ def test_the_progress_bar_counts_every_finished_trial(sqlite_url):
 def test_workers_go_on_after_objective_errors_with_catch_eval_exceptions(sqlite_url):
     trials = StoreTrials(sqlite_url, exp_key="e")
     search(trials, fn=mostly_raises, max_evals=60, n_workers=2, catch_eval_exceptions=True)
-    states = [t["state"] for t in trials]
+    states = [t["state"] for t in trials.all_trials]
     assert len(states) == 60 and set(states) <= {JOB_STATE_DONE, JOB_STATE_ERROR}
     assert states.count(JOB_STATE_ERROR) > 30
+    assert len(trials) == states.count(JOB_STATE_DONE) and trials.n_errors == states.count(JOB_STATE_ERROR)
 
 
 def test_an_objective_error_raises_even_when_polling_slowly(sqlite_url):

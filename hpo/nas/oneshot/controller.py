@@ -256,7 +256,7 @@ def controller_suggest(prefix, misc_key, new_ids, domain, trials, seed, options,
     rng = np.random.default_rng(seed)
     seen = set()
     if options["distinct"]:
-        seen = {doc["misc"].get("nas_hash") for doc in trials.trials}
+        seen = {doc["misc"].get("nas_hash") for doc in trials.all_trials}
     cells, infos = [], []
     for _ in new_ids:
         for _ in range(_DISTINCT_TRIES):
