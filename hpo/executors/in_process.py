@@ -80,5 +80,5 @@ class InProcessExecutor(Executor):
         if running:
             trials.forget_unfinished(running)
             logger.warning("interrupted: trial %s dropped, %d finished trials kept",
-                           running[0], len(trials))
+                           running[0], trials.n_evaluated)
         self._errors.clear()
