@@ -149,6 +149,14 @@ class Trials:
         if refresh:
             self.refresh()
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "_all" not in state:
+            # Pickled by an hpo that kept ERROR trials in `trials.trials`: split them out.
+            self._all = list(self._trials)
+            self._trials = [t for t in self._all if t["state"] != JOB_STATE_ERROR]
+            self._n_errors = len(self._all) - len(self._trials)
+
     def _init_records(self):
         self._dynamic_trials = []
         self._trials = []  # visible documents, ERROR ones left out (Hyperopt's `trials.trials`)

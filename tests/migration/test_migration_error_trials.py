@@ -87,3 +87,19 @@ def test_a_trials_save_file_keeps_the_trials_that_raised(tmp_path):
     loaded = load_trials(path)  # read after the journal was compacted at the end
     assert len(loaded) == len(trials) and loaded.n_errors == trials.n_errors
     assert [t["tid"] for t in loaded.all_trials] == [t["tid"] for t in trials.all_trials]
+
+
+def test_trials_pickled_before_error_trials_were_hidden_load_with_nothing_lost():
+    import pickle
+
+    trials = Trials()
+    search(raises_below_zero, trials=trials, max_evals=12, catch_eval_exceptions=True)
+    # The record as an earlier hpo pickled it: ERROR trials inside `_trials`, no `_all`.
+    old = trials.__dict__.copy()
+    old["_trials"] = list(trials.all_trials)
+    del old["_all"], old["_n_errors"]
+    legacy = Trials.__new__(Trials)
+    legacy.__dict__.update(old)
+    loaded = pickle.loads(pickle.dumps(legacy))
+    assert loaded.n_errors == trials.n_errors > 0 and len(loaded) == len(trials)
+    assert [t["tid"] for t in loaded.all_trials] == [t["tid"] for t in trials.all_trials]
