@@ -82,7 +82,7 @@ def test_objective_errors_are_recorded_and_the_worker_goes_on(sqlite_url):
     counts = states(trials)
     assert counts[JOB_STATE_ERROR] >= 1 and counts[JOB_STATE_DONE] >= 1
     assert sum(counts.values()) == 16
-    error = next(t for t in trials if t["state"] == JOB_STATE_ERROR)
+    error = next(t for t in trials.all_trials if t["state"] == JOB_STATE_ERROR)
     assert "ZeroDivisionError" in error["misc"]["error"][0]
     assert "negative x=" in error["misc"]["error"][1]
     assert "fails_when_negative" in error["misc"]["traceback"]
