@@ -6,7 +6,8 @@ ensemble's mean and standard deviation. The regressor is a one-hidden-layer nump
 (``kind="mlp"``, full-batch Adam on standardized inputs and targets), ridge regression
 (``kind="ridge"``, closed form), a Gaussian process (``kind="gp"``: RBF kernel on the raw
 features, its length scale and noise chosen by marginal likelihood on all rows, then one GP
-per member's share) or, as in the PNAS paper, an LSTM over the value's tokens
+per member's share; cubic in the number of rows, which suits the few hundred values of a
+progressive search) or, as in the PNAS paper, an LSTM over the value's tokens
 (``kind="lstm"``, trained with Keras, see :mod:`hpo.nas.lstm_regressor`; the features are
 read as tokens of ``token_dim`` numbers, e.g. one per block of a cell). With ``target="log"`` the members fit
 ``log(loss - min + offset)`` instead of the loss: losses of searches are skewed (a few broken
