@@ -155,13 +155,11 @@ class Trials:
             # Pickled by an hpo that kept ERROR trials in `trials.trials`: split them out.
             self._all = list(self._trials)
             self._trials = [t for t in self._all if t["state"] != JOB_STATE_ERROR]
-            self._n_errors = len(self._all) - len(self._trials)
 
     def _init_records(self):
         self._dynamic_trials = []
         self._trials = []  # visible documents, ERROR ones left out (Hyperopt's `trials.trials`)
         self._all = []  # visible documents, ERROR ones included
-        self._n_errors = 0
         self._unrefreshed = []
         self._pending = {}  # tid -> visible document not finished yet
         self._by_tid = {}
@@ -257,20 +255,19 @@ class Trials:
                 finished.append(tid)
             elif doc["state"] == JOB_STATE_CANCEL:
                 cancelled.append(tid)
-        errors = set()
+        # As in Hyperopt, a trial whose evaluation raised leaves `trials.trials` (and `len`,
+        # `losses()`, `statuses()`); it stays in `all_trials` and `_dynamic_trials`.
+        hidden = set()
         for tid in finished:
             doc = self._pending.pop(tid)
             self._record_finished(doc)
             if doc["state"] == JOB_STATE_ERROR:
-                errors.add(id(doc))
-        if errors:
-            # As in Hyperopt, a trial whose evaluation raised leaves `trials.trials` (and
-            # `len`, `losses()`, `statuses()`); it stays in `all_trials` and `_dynamic_trials`.
-            self._n_errors += len(errors)
-            self._trials = [t for t in self._trials if id(t) not in errors]
-        if cancelled:
-            gone = {id(self._pending.pop(tid)) for tid in cancelled}
-            self._trials = [t for t in self._trials if id(t) not in gone]
+                hidden.add(id(doc))
+        gone = {id(self._pending.pop(tid)) for tid in cancelled}
+        if hidden or gone:
+            hidden |= gone
+            self._trials = [t for t in self._trials if id(t) not in hidden]
+        if gone:
             self._all = [t for t in self._all if id(t) not in gone]
 
     def forget_unfinished(self, tids):
@@ -326,12 +323,12 @@ class Trials:
     @property
     def n_errors(self):
         """How many visible trials finished in state ERROR (left out of :attr:`trials`)."""
-        return self._n_errors
+        return len(self._all) - len(self._trials)
 
     @property
     def n_evaluated(self):
         """Visible trials including ERROR ones: what ``max_evals`` counts."""
-        return len(self._trials) + self._n_errors
+        return len(self._all)
 
     def trial_by_tid(self, tid):
         """The document of trial ``tid`` (``KeyError`` when there is none)."""
@@ -401,8 +398,8 @@ class Trials:
         if self.history.best_tid is None:
             pruned = self.history.n_pruned
             details = [f"{pruned} were pruned"] if pruned else []
-            if self._n_errors:
-                details.append(f"{self._n_errors} raised")
+            if self.n_errors:
+                details.append(f"{self.n_errors} raised")
             raise AllTrialsFailed(
                 f"none of the {self.n_evaluated} trials finished with status 'ok'"
                 + (f" ({', '.join(details)})" if details else "")

@@ -74,11 +74,12 @@ def accuracy(model, x, y):
 def _find_trial(trials, tid):
     """The document of trial ``tid``; a worker's view of a shared store starts empty, so read
     the store once when the trial is not known yet."""
-    for _ in range(2):
-        found = next((t for t in trials.all_trials if t["tid"] == tid), None)
-        if found is not None:
-            return found
-        trials.refresh()
+    for attempt in range(2):
+        try:
+            return trials.trial_by_tid(tid)
+        except KeyError:
+            if attempt == 0:
+                trials.refresh()
     return None
 
 

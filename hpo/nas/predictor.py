@@ -39,7 +39,7 @@ import json
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.spatial.distance import cdist, pdist
+from scipy.spatial.distance import cdist
 
 from . import lstm_regressor
 
@@ -87,14 +87,16 @@ def _rbf(X, Y, length_scale):
     return np.exp(-0.5 * cdist(X, Y, "sqeuclidean") / (length_scale * length_scale))
 
 
-def _gp_hyperparameters(X, y):
-    """``(length_scale, noise)`` of the grid (GP_LENGTH_SCALES x GP_NOISES) with the highest
-    log marginal likelihood of standardized targets ``y`` (zero mean, unit signal variance)."""
-    distances = pdist(X)
+def _fit_gp_members(X, y, masks):
+    """One GP per mask (rows of a member's share), sharing ``(length_scale, noise)``: the pair
+    of the grid (GP_LENGTH_SCALES x GP_NOISES) with the highest log marginal likelihood of the
+    standardized targets ``y`` (zero mean, unit signal variance) on all rows."""
+    sq = cdist(X, X, "sqeuclidean")  # computed once: every kernel below is a function of it
+    distances = np.sqrt(sq[np.triu_indices(len(X), 1)])
     median = float(np.median(distances[distances > 0])) if np.any(distances > 0) else 1.0
     best = None
     for factor in GP_LENGTH_SCALES:
-        gram = _rbf(X, X, factor * median)
+        gram = np.exp(-0.5 * sq / (factor * median) ** 2)
         for noise in GP_NOISES:
             try:
                 chol = cho_factor(gram + noise * np.eye(len(y)), lower=True)
@@ -102,16 +104,17 @@ def _gp_hyperparameters(X, y):
                 continue
             fit = 0.5 * y @ cho_solve(chol, y) + np.log(np.diag(chol[0])).sum()
             if best is None or fit < best[0]:
-                best = (fit, factor * median, noise)
+                best = (fit, factor * median, noise, gram)
     if best is None:
         raise ValueError("kind='gp': no length scale and noise of the grid give a positive "
                          "definite kernel matrix")
-    return best[1], best[2]
-
-
-def _fit_gp(X, y, length_scale, noise):
-    chol = cho_factor(_rbf(X, X, length_scale) + noise * np.eye(len(y)), lower=True)
-    return {"gp_X": X, "gp_alpha": cho_solve(chol, y), "gp_length_scale": np.array([length_scale])}
+    _, length_scale, noise, gram = best
+    members = []
+    for m in masks:
+        chol = cho_factor(gram[np.ix_(m, m)] + noise * np.eye(int(m.sum())), lower=True)
+        members.append({"gp_X": X[m], "gp_alpha": cho_solve(chol, y[m]),
+                        "gp_length_scale": np.array([length_scale])})
+    return members
 
 
 class Predictor:
@@ -207,8 +210,7 @@ class Predictor:
         if self.kind == "ridge":
             self.members = [self._fit_ridge(Xs[m], ys[m]) for m in masks]
         elif self.kind == "gp":
-            length_scale, noise = _gp_hyperparameters(Xs, ys)
-            self.members = [_fit_gp(Xs[m], ys[m], length_scale, noise) for m in masks]
+            self.members = _fit_gp_members(Xs, ys, masks)
         elif self.kind == "lstm":
             self.members = lstm_regressor.fit_members(
                 Xs, ys, masks, self.token_dim, self.hidden, self.epochs, self.learning_rate,

@@ -97,7 +97,7 @@ def test_trials_pickled_before_error_trials_were_hidden_load_with_nothing_lost()
     # The record as an earlier hpo pickled it: ERROR trials inside `_trials`, no `_all`.
     old = trials.__dict__.copy()
     old["_trials"] = list(trials.all_trials)
-    del old["_all"], old["_n_errors"]
+    del old["_all"]
     legacy = Trials.__new__(Trials)
     legacy.__dict__.update(old)
     loaded = pickle.loads(pickle.dumps(legacy))
