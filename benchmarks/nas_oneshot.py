@@ -66,7 +66,7 @@ NAS_ANIMAL_ROWS = ("pnas", "morphism_bo", "random_cells", "fixed_cnn_3ep", "fixe
 METHOD_SETTINGS = {
     "enas": ("children", "steps", "eval_samples", "epochs", "top_k"),
     "random_one_shot": ("children", "steps", "eval_samples", "epochs", "top_k"),
-    "pnas": ("pnas_models", "epochs"),
+    "pnas": ("pnas_models", "pnas_k1", "pnas_beam", "epochs"),
     "darts": ("darts_epochs", "darts_steps", "epochs", "retrain_models"),
     "nasnet": ("nasnet_models", "epochs"),
     "fixed_cnn_3ep": (),
@@ -169,7 +169,7 @@ def run_pnas(seed, args, data, workdir):
     import nas_animal
 
     settings = argparse.Namespace(models=args.pnas_models, epochs=args.epochs, max_params=200_000, blocks=3,
-                                  filters=16, k1=6, beam=2)  # nas_animal's defaults
+                                  filters=16, k1=args.pnas_k1, beam=args.pnas_beam)
     keras.utils.set_random_seed(seed)  # as nas_animal does before each run
     start = time.monotonic()
     run = nas_animal.run_hpo("pnas", seed, settings, data, workdir)
@@ -380,7 +380,7 @@ def markdown(runs, args, reference):
               f"controller defaults (learning rate 0.2, entropy weight 0.01, baseline decay 0.9); "
               f"`finalize(top_k={args.top_k})`."),
               (f"- `pnas`: `nas_animal`'s pnas row run by its code in this run: {args.pnas_models} models × "
-              f"{args.epochs} epochs, k1 6, beam 2, ridge predictor, cell space + log-uniform learning rate."),
+              f"{args.epochs} epochs, k1 {args.pnas_k1}, beam {args.pnas_beam}, ridge predictor, cell space + log-uniform learning rate."),
               (f"- `darts`: first order, {args.darts_epochs} epochs × {args.darts_steps} steps (alpha Adam 3e-3 on "
               f"validation batches, weights Adam 2e-3 on training batches, batch 64); derived cell retrained "
               f"{args.retrain_models}× ."),
@@ -400,16 +400,20 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, default=1, help="children enas / random_one_shot retrain")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--pnas-models", type=int, default=10)
+    parser.add_argument("--pnas-k1", type=int, default=6, help="PNAS's level-1 cells (nas_animal's default)")
+    parser.add_argument("--pnas-beam", type=int, default=2, help="PNAS's beam (nas_animal's default)")
+    parser.add_argument("--name", default="nas_oneshot",
+                        help="results file stem under benchmarks/results/ (one per budget)")
     parser.add_argument("--retrain-models", type=int, default=2, help="retrainings of darts's cell")
     parser.add_argument("--darts-epochs", type=int, default=3)
     parser.add_argument("--darts-steps", type=int, default=40)
     parser.add_argument("--nasnet-models", type=int, default=10)
     parser.add_argument("--memory-children", type=int, default=500)
-    parser.add_argument("--cache-dir", default=str(RESULTS / "runs" / "nas_oneshot"))
+    parser.add_argument("--cache-dir", default=None, help="default: benchmarks/results/runs/NAME")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)  # method:seed, in a subprocess
     parser.add_argument("--render", action="store_true", help="only rewrite the results from the cached runs")
     args = parser.parse_args(argv)
-    cache = Path(args.cache_dir)
+    cache = Path(args.cache_dir or RESULTS / "runs" / args.name)
     cache.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for ks in METHOD_SETTINGS.values() for k in ks})
     settings = {k: getattr(args, k) for k in keys}
@@ -440,21 +444,21 @@ def main(argv=None):
     runs = [r for r in runs if current(r)]
     reference = nas_animal_rows()
     # The cache's location is not part of the results.
-    command = command_line()
+    command = command_line().replace(" --render", "")
     if "--cache-dir" in sys.argv:
         at = sys.argv.index("--cache-dir")
         command = shlex.join(["python", f"benchmarks/{Path(sys.argv[0]).name}",
                               *sys.argv[1:at], *sys.argv[at + 2:]])
     data = {"command": command, "versions": versions(), "settings": settings, "runs": runs}
-    (RESULTS / "nas_oneshot.json").write_text(json.dumps(data, indent=2, default=float))
+    out = RESULTS / f"{args.name}.md"
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2, default=float))
     header = f"Command: `{data['command']}`\n\nVersions: " + ", ".join(
         f"{k} {v}" for k, v in data["versions"].items()) + "\n\n"
-    old = (RESULTS / "nas_oneshot.md").read_text() if (RESULTS / "nas_oneshot.md").exists() else ""
+    old = out.read_text() if out.exists() else ""
     reading = old[old.index("### Reading"):].strip() if "### Reading" in old else ""
     # The reading is written by hand for a run; it is kept until someone rewrites it.
-    (RESULTS / "nas_oneshot.md").write_text(header + markdown(runs, args, reference).strip() + "\n"
-                                            + (f"\n{reading}\n" if reading else ""))
-    print((RESULTS / "nas_oneshot.md").read_text())
+    out.write_text(header + markdown(runs, args, reference).strip() + "\n" + (f"\n{reading}\n" if reading else ""))
+    print(out.read_text())
 
 
 if __name__ == "__main__":
