@@ -33,10 +33,18 @@ For ``enas`` with seed 0 the benchmark also retrains 10 children spread over the
 supernet's ranking and reports the Kendall tau between their shared-weight and retrained
 validation accuracies, and ``memory`` runs a ``--memory-children``-child ENAS search (2 steps
 per child, validation on 256 images) and records the process's resident memory after 50 and
-after all children. Each (method, seed) runs in its own subprocess (clean memory and wall
+after all children; ``retrain_noise`` retrains ENAS seed 0's final cell ``--noise-retrains``
+times (default 4) with different initializations, the chance spread that caps that Kendall
+tau. Each (method, seed) runs in its own subprocess (clean memory and wall
 time) and is cached as JSON under ``--cache-dir``, keyed by the settings that method uses.
 
-Run: ``nice -n 10 python benchmarks/nas_oneshot.py --seeds 3``.
+Run: ``nice -n 10 python benchmarks/nas_oneshot.py --seeds 3``. A second budget, where PNAS
+trains 30 models (k1 10, beam 10) and the one-shot searches run 80 children and retrain 2,
+writes ``results/nas_oneshot_pnas30.md``::
+
+    nice -n 10 python benchmarks/nas_oneshot.py --seeds 3 --children 80 --steps 10 --top-k 2 \
+        --pnas-models 30 --pnas-k1 10 --pnas-beam 10 \
+        --methods enas,random_one_shot,pnas,fixed_cnn_3ep --name nas_oneshot_pnas30
 """
 
 from __future__ import annotations
@@ -60,7 +68,7 @@ from common import RESULTS, command_line, versions
 
 INPUT_SHAPE = (14, 14, 1)
 BATCH = 32
-METHODS = ("enas", "random_one_shot", "pnas", "darts", "nasnet", "fixed_cnn_3ep", "memory")
+METHODS = ("enas", "random_one_shot", "pnas", "darts", "nasnet", "fixed_cnn_3ep", "memory", "retrain_noise")
 NAS_ANIMAL_ROWS = ("pnas", "morphism_bo", "random_cells", "fixed_cnn_3ep", "fixed_cnn_10ep")
 # The settings each method's run depends on (its cache key).
 METHOD_SETTINGS = {
@@ -71,7 +79,14 @@ METHOD_SETTINGS = {
     "nasnet": ("nasnet_models", "epochs"),
     "fixed_cnn_3ep": (),
     "memory": ("memory_children",),
+    "retrain_noise": ("noise_retrains", "epochs"),
 }
+# Methods run for seed 0 only (they measure the setup, not a search).
+SEED0_ONLY = ("memory", "retrain_noise")
+
+
+def cache_dir(args):
+    return Path(args.cache_dir or RESULTS / "runs" / args.name)
 
 
 def rss_mib():
@@ -248,6 +263,25 @@ def run_memory(seed, args, data, workdir):
             "traces": int(shared.supernet._train_step.experimental_get_tracing_count())}
 
 
+def run_retrain_noise(seed, args, data, workdir):
+    """ENAS seed ``seed``'s final cell retrained ``--noise-retrains`` times with different
+    initializations: how much one child's retrained accuracy moves by chance alone, the floor
+    under any ranking of children by retrained accuracy (the Kendall tau above)."""
+    from hpo import Trials, fmin
+    from hpo.nas.oneshot.supernet import cell_prior
+
+    cached = json.loads((cache_dir(args) / f"enas_seed{seed}.json").read_text())
+    cell = cell_prior(cell_space(args)).decode([tuple(block) for block in cached["best_cell"]])
+    start = time.monotonic()
+    trials = Trials()
+    fmin(retrainer(args, data, seed), {"cell": cell_space(args)}, max_evals=args.noise_retrains,
+         points_to_evaluate=[{"cell": cell.to_json()}] * args.noise_retrains,
+         trials=trials, show_progressbar=False, rstate=np.random.default_rng(seed))
+    return {"cell": [list(b) for b in cell.blocks],
+            "val_accuracy": [t["result"]["val_accuracy"] for t in trials.trials],
+            "wall_seconds": time.monotonic() - start}
+
+
 def run_in_this_process(method, seed, args):
     import animal_data
 
@@ -263,6 +297,8 @@ def run_in_this_process(method, seed, args):
             return run_nasnet(seed, args, data, workdir)
         if method == "fixed_cnn_3ep":
             return run_fixed(seed, args, data, workdir)
+        if method == "retrain_noise":
+            return run_retrain_noise(seed, args, data, workdir)
         return run_memory(seed, args, data, workdir)
 
 
@@ -290,7 +326,7 @@ def markdown(runs, args, reference):
     rows = {}
     for method in METHODS:
         mine = [r for r in runs if r["method"] == method]
-        if mine and method != "memory":
+        if mine and method not in SEED0_ONLY:
             rows[method] = {"seeds": sorted(r["seed"] for r in mine),
                             "test": mean_std([r["test_accuracy"] for r in mine]),
                             "val": mean_std([r["best_val_accuracy"] for r in mine]),
@@ -360,6 +396,16 @@ def markdown(runs, args, reference):
                   f"validation accuracy **{k['tau']:.3f}** (p = {k['p_value']:.3f}; {k['seconds']:.0f} s)."),
                   "", "| shared-weight accuracy | retrained accuracy |", "|---|---|"]
         lines += [f"| {s:.4f} | {r:.4f} |" for s, r in zip(k["shared"], k["retrained"])]
+        noise = [r for r in runs if r["method"] == "retrain_noise"]
+        if noise:
+            acc = noise[0]["val_accuracy"]
+            spread = float(np.std(k["retrained"]))
+            lines += ["", (f"How much of that is chance: ENAS seed 0's final cell `{noise[0]['cell']}` retrained "
+                           f"{len(acc)} times with different initializations (same data, {args.epochs} epochs) reaches "
+                           f"validation accuracy {np.mean(acc):.4f} ± {np.std(acc):.4f} (range {min(acc):.4f}–"
+                           f"{max(acc):.4f}; {noise[0]['wall_seconds']:.0f} s), against a spread of "
+                           f"{spread:.4f} (std) over the 10 different children above: one retraining ranks "
+                           f"children {'mostly by chance' if np.std(acc) >= spread / 2 else 'by more than chance'}.")]
     memory = [r for r in runs if r["method"] == "memory"]
     if memory:
         m = memory[0]
@@ -409,11 +455,12 @@ def main(argv=None):
     parser.add_argument("--darts-steps", type=int, default=40)
     parser.add_argument("--nasnet-models", type=int, default=10)
     parser.add_argument("--memory-children", type=int, default=500)
+    parser.add_argument("--noise-retrains", type=int, default=4, help="retrainings of one cell (retrain_noise)")
     parser.add_argument("--cache-dir", default=None, help="default: benchmarks/results/runs/NAME")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)  # method:seed, in a subprocess
     parser.add_argument("--render", action="store_true", help="only rewrite the results from the cached runs")
     args = parser.parse_args(argv)
-    cache = Path(args.cache_dir or RESULTS / "runs" / args.name)
+    cache = cache_dir(args)
     cache.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for ks in METHOD_SETTINGS.values() for k in ks})
     settings = {k: getattr(args, k) for k in keys}
@@ -432,7 +479,7 @@ def main(argv=None):
     runs = []
     for seed in range(args.seeds):
         for method in methods:
-            if method == "memory" and seed:
+            if method in SEED0_ONLY and seed:
                 continue
             path = cache / f"{method}_seed{seed}.json"
             if not args.render and (not path.exists() or not current(json.loads(path.read_text()))):
